@@ -1,0 +1,38 @@
+# signalering — the two commands a new user needs: `make demo` and `make test`.
+# Every target creates .venv on first use; nothing is installed by hand.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench evaluate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first, so nothing can pull a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/signalering demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src spiders tests benchmarks
+	$(BIN)/ruff format --check src spiders tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+evaluate: $(STAMP)
+	$(BIN)/signalering evaluate
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""Scrapy spiders for public sources (also usable as a plain Scrapy project)."""
