@@ -1,0 +1,12 @@
+"""The store: posts, scores, entities, decisions and the audit log in SQLite or PostgreSQL.
+
+>>> from signalering.store import Store
+>>> with Store.open("sqlite:///signalering.db") as store:  # doctest: +SKIP
+...     store.save_posts(posts)
+"""
+
+from __future__ import annotations
+
+from signalering.store.store import SaveResult, Store
+
+__all__ = ["SaveResult", "Store"]

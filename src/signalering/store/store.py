@@ -1,0 +1,649 @@
+"""The Store: the one object the crawler, the stages, the review app and reports write through."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from signalering.errors import InputError, StoreError
+from signalering.post import Post
+from signalering.privacy import pseudonymise
+from signalering.store import engine as engines
+from signalering.store.models import (
+    DECISION_ACTIONS,
+    AuditEntry,
+    CrawlRun,
+    Decision,
+    Entity,
+    PostRow,
+    PostVersion,
+    Score,
+    Source,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+# Post.entities uses plural keys ("phones"); the entities table one kind per row.
+_KIND_OF_KEY = {
+    "phones": "phone",
+    "handles": "handle",
+    "prices": "price",
+    "places": "place",
+    "dates": "date",
+}
+_KEY_OF_KIND = {kind: key for key, kind in _KIND_OF_KEY.items()}
+_PSEUDONYMISED_KINDS = ("phone", "handle")
+UNVERSIONED = "unversioned"
+
+
+class SaveResult(NamedTuple):
+    """How many posts of a batch were new, updated (edited or reappeared) and unchanged."""
+
+    new: int
+    updated: int
+    unchanged: int
+
+
+@dataclass
+class _Counts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _parse_time(value: Any, field: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(
+                f"{field} {value!r} is not an ISO 8601 time — write it like 2024-05-01T12:00:00+00:00"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _label_score(label: str | None, probabilities: dict[str, Any] | None) -> float | None:
+    if not probabilities:
+        return None
+    if label is not None and label in probabilities:
+        return float(probabilities[label])
+    return float(max(probabilities.values()))
+
+
+class Store:
+    """Posts and everything learned about them, in SQLite or PostgreSQL.
+
+    >>> with Store.open("sqlite:///data/signalering.db", pseudonym_key=b"k") as store:  # doctest: +SKIP
+    ...     store.save_posts([Post(text="...", source="forum", post_id="1")])
+    SaveResult(new=1, updated=0, unchanged=0)
+    """
+
+    def __init__(self, engine: Engine, *, pseudonym_key: bytes | None = None) -> None:
+        self.engine = engine
+        self.pseudonym_key = pseudonym_key
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, pseudonym_key: bytes | None = None, migrate: bool = True) -> Store:
+        """Connect to ``url`` (and bring its schema up to date); StoreError if unusable."""
+        if isinstance(pseudonym_key, str):
+            pseudonym_key = pseudonym_key.encode("utf-8")
+        engine = engines.create(url)
+        try:
+            if migrate:
+                engines.migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, pseudonym_key=pseudonym_key)
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({engines.masked(self.engine.url)!r})"
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        """One transaction: committed at the end, rolled back on any error."""
+        factory = self._write if write else self._read
+        try:
+            with factory() as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            raise StoreError(
+                f"database {engines.masked(self.engine.url)} failed: {engines._first_line(exc)}"
+                " — nothing of this batch was written; check the server and retry"
+            ) from exc
+
+    # -- writing posts -----------------------------------------------------
+
+    def save_posts(self, posts: Iterable[Post], *, run_id: int | None = None) -> SaveResult:
+        """Store a batch in one transaction: each post with its score and entities, or nothing.
+
+        A post already stored (same source and post id, or without a post id the same
+        url and content hash) is unchanged; the same key with a new text is updated and
+        its previous text kept in ``post_versions``; a removed post that reappears is
+        unmarked.
+        """
+        counts = _Counts()
+        with self._session(write=True) as session:
+            for post in posts:
+                row, state = self._upsert_post(session, post)
+                setattr(counts, state, getattr(counts, state) + 1)
+                self._write_stage_outputs(session, row.id, post)
+            if run_id is not None:
+                session.execute(
+                    update(CrawlRun)
+                    .where(CrawlRun.id == run_id)
+                    .values(
+                        posts_new=CrawlRun.posts_new + counts.new,
+                        posts_updated=CrawlRun.posts_updated + counts.updated,
+                    )
+                )
+        logger.debug("saved posts: %s new, %s updated, %s unchanged", *vars(counts).values())
+        return SaveResult(counts.new, counts.updated, counts.unchanged)
+
+    def _find(self, session: Session, post: Post, content_hash: str) -> PostRow | None:
+        if post.post_id is not None:
+            query = select(PostRow).where(PostRow.post_id == str(post.post_id))
+            query = query.where(
+                PostRow.source.is_(None) if post.source is None else PostRow.source == post.source
+            )
+        else:
+            query = select(PostRow).where(
+                PostRow.post_id.is_(None), PostRow.content_hash == content_hash
+            )
+            if post.url is not None:
+                query = query.where(PostRow.url == post.url)
+            else:
+                query = query.where(
+                    PostRow.url.is_(None),
+                    PostRow.source.is_(None)
+                    if post.source is None
+                    else PostRow.source == post.source,
+                )
+        return session.scalars(query.limit(1)).first()
+
+    def _upsert_post(self, session: Session, post: Post) -> tuple[PostRow, str]:
+        if not isinstance(post.text, str):
+            raise InputError(
+                f"post {post.post_id or post.id or post.url!r} has no text string "
+                f"(got {type(post.text).__name__}) — give every post a text"
+            )
+        content_hash = post.content_hash
+        fetched_at = _parse_time(post.fetched_at, "fetched_at") or utcnow()
+        fields: dict[str, Any] = {
+            "source": post.source,
+            "kind": post.kind,
+            "url": post.url,
+            "post_id": str(post.post_id) if post.post_id is not None else None,
+            "author": post.author,
+            "author_pseudonym": self._pseudonym(post.author, "author"),
+            "posted_at": _parse_time(post.posted_at, "posted_at"),
+            "text": post.text,
+            "content_hash": content_hash,
+            "extras": dict(post.extras) or None,
+        }
+        if post.lang is not None:
+            fields["lang"] = post.lang
+            fields["lang_confidence"] = post.lang_confidence
+
+        row = self._find(session, post, content_hash)
+        if row is None:
+            row = PostRow(**fields, fetched_at=fetched_at)
+            session.add(row)
+            session.flush()
+            return row, "new"
+        if row.content_hash == content_hash:
+            if row.removed_at is not None:
+                row.removed_at = None
+                return row, "updated"
+            if post.lang is not None and row.lang is None:
+                row.lang, row.lang_confidence = post.lang, post.lang_confidence
+            return row, "unchanged"
+        # Edited: keep the text we had, then take the new one.
+        session.add(
+            PostVersion(
+                post_id=row.id,
+                text=row.text,
+                content_hash=row.content_hash,
+                fetched_at=row.fetched_at,
+            )
+        )
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.fetched_at = fetched_at
+        row.removed_at = None
+        session.flush()
+        return row, "updated"
+
+    def _pseudonym(self, value: Any, kind: str) -> str | None:
+        if value is None or value == "" or not self.pseudonym_key:
+            return None
+        return pseudonymise(str(value), self.pseudonym_key, kind=kind)
+
+    def _write_stage_outputs(self, session: Session, post_pk: int, post: Post) -> None:
+        if post.label is not None:
+            version = post.model_version or UNVERSIONED
+            # Replace, so the newest row per post (highest id) is its latest score.
+            session.execute(
+                delete(Score).where(Score.post_id == post_pk, Score.model_version == version)
+            )
+            probabilities = dict(post.scores) if post.scores is not None else None
+            session.add(
+                Score(
+                    post_id=post_pk,
+                    model_version=version,
+                    label=post.label,
+                    score=_label_score(post.label, probabilities),
+                    probabilities=probabilities,
+                    flagged=bool(post.flagged),
+                    evidence=list(post.evidence) if post.evidence is not None else None,
+                )
+            )
+        if post.entities is not None:
+            session.execute(delete(Entity).where(Entity.post_id == post_pk))
+            session.add_all(self._entity_rows(post_pk, post.entities))
+        session.flush()
+
+    def _entity_rows(self, post_pk: int, entities: dict[str, list[dict[str, Any]]]) -> list[Entity]:
+        rows = []
+        for key, items in entities.items():
+            kind = _KIND_OF_KEY.get(key, key.rstrip("s"))
+            for item in items or []:
+                if not isinstance(item, dict):
+                    item = {"value": item}
+                value = item.get("value")
+                if value is None:
+                    value = item.get("e164") or item.get("handle") or item.get("text")
+                value = str(value) if value is not None else None
+                amount = item.get("amount")
+                rows.append(
+                    Entity(
+                        post_id=post_pk,
+                        kind=kind,
+                        value=value,
+                        value_pseudonym=self._pseudonym(value, kind)
+                        if kind in _PSEUDONYMISED_KINDS
+                        else None,
+                        platform=item.get("platform"),
+                        amount=float(amount) if amount is not None else None,
+                        currency=item.get("currency"),
+                        start=item.get("start"),
+                        end=item.get("end"),
+                        text=item.get("text"),
+                    )
+                )
+        return rows
+
+    def save_scores(self, posts: Iterable[Post]) -> int:
+        """Write scores and entities of already stored posts (by ``Post.id``), in one transaction.
+
+        Returns how many posts were written; a post no longer stored is skipped.
+        """
+        written = 0
+        with self._session(write=True) as session:
+            for post in posts:
+                try:
+                    pk = int(post.id)  # type: ignore[arg-type]
+                except (TypeError, ValueError):
+                    raise InputError(
+                        f"post id {post.id!r} is not a stored post id — "
+                        "use posts from Store.iter_posts or Store.get"
+                    ) from None
+                if session.get(PostRow, pk) is None:
+                    logger.warning("post %s is no longer stored; its score is skipped", pk)
+                    continue
+                self._write_stage_outputs(session, pk, post)
+                written += 1
+        return written
+
+    def mark_removed(self, source: str, post_ids: Iterable[str]) -> int:
+        """Mark posts that disappeared from their source; they are kept. Returns how many."""
+        ids = [str(p) for p in post_ids]
+        marked = 0
+        with self._session(write=True) as session:
+            for start in range(0, len(ids), 500):
+                result = session.execute(
+                    update(PostRow)
+                    .where(
+                        PostRow.source == source,
+                        PostRow.post_id.in_(ids[start : start + 500]),
+                        PostRow.removed_at.is_(None),
+                    )
+                    .values(removed_at=utcnow())
+                )
+                marked += result.rowcount or 0
+        return marked
+
+    # -- sources and runs --------------------------------------------------
+
+    def upsert_source(
+        self, name: str, kind: str, url: str | None = None, metadata: dict | None = None
+    ) -> None:
+        """Create or update a source definition."""
+        with self._session(write=True) as session:
+            row = session.scalars(select(Source).where(Source.name == name)).first()
+            if row is None:
+                session.add(Source(name=name, kind=kind, url=url, metadata_=metadata))
+            else:
+                row.kind, row.url, row.metadata_ = kind, url, metadata
+
+    def start_run(self, source: str) -> int:
+        """Record the start of a crawl of ``source``; returns the run id."""
+        now = utcnow()
+        with self._session(write=True) as session:
+            row = session.scalars(select(Source).where(Source.name == source)).first()
+            if row is None:
+                row = Source(name=source)
+                session.add(row)
+            row.first_crawled = row.first_crawled or now
+            row.last_crawled = now
+            run = CrawlRun(source=source, started_at=now, status="running")
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, summary: dict) -> None:
+        """Close a run with its summary (``pages``, ``errors``, ``status`` are read from it)."""
+        with self._session(write=True) as session:
+            run = session.get(CrawlRun, run_id)
+            if run is None:
+                raise StoreError(
+                    f"crawl run {run_id} is not in the store — start it with start_run"
+                )
+            run.finished_at = utcnow()
+            run.summary = dict(summary)
+            for name in ("pages", "errors", "posts_new", "posts_updated"):
+                if isinstance(summary.get(name), int):
+                    setattr(run, name, summary[name])
+            run.status = str(summary.get("status") or ("failed" if run.errors else "finished"))
+
+    def runs(self, *, source: str | None = None, limit: int = 20) -> list[dict]:
+        """The latest crawl runs, newest first."""
+        query = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(CrawlRun.source == source)
+        with self._session() as session:
+            return [
+                {
+                    "id": r.id,
+                    "source": r.source,
+                    "started_at": _iso(r.started_at),
+                    "finished_at": _iso(r.finished_at),
+                    "pages": r.pages,
+                    "posts_new": r.posts_new,
+                    "posts_updated": r.posts_updated,
+                    "errors": r.errors,
+                    "status": r.status,
+                    "summary": r.summary,
+                }
+                for r in session.scalars(query)
+            ]
+
+    # -- reading -----------------------------------------------------------
+
+    @staticmethod
+    def _latest_scores():  # type: ignore[no-untyped-def]
+        """Subquery: the id of each post's latest score."""
+        return (
+            select(Score.post_id, func.max(Score.id).label("score_id"))
+            .group_by(Score.post_id)
+            .subquery()
+        )
+
+    def _to_posts(
+        self, session: Session, rows: list[PostRow], scores: dict[int, Score] | None = None
+    ) -> list[Post]:
+        pks = [r.id for r in rows]
+        if not pks:
+            return []
+        if scores is None:
+            latest = self._latest_scores()
+            scores = {
+                s.post_id: s
+                for s in session.scalars(
+                    select(Score)
+                    .join(latest, latest.c.score_id == Score.id)
+                    .where(Score.post_id.in_(pks))
+                )
+            }
+        entities: dict[int, dict[str, list[dict[str, Any]]]] = {}
+        for e in session.scalars(select(Entity).where(Entity.post_id.in_(pks)).order_by(Entity.id)):
+            item = {
+                "value": e.value,
+                "pseudonym": e.value_pseudonym,
+                "platform": e.platform,
+                "amount": e.amount,
+                "currency": e.currency,
+                "start": e.start,
+                "end": e.end,
+                "text": e.text,
+            }
+            entities.setdefault(e.post_id, {}).setdefault(
+                _KEY_OF_KIND.get(e.kind, e.kind + "s"), []
+            ).append({k: v for k, v in item.items() if v is not None})
+        return [self._to_post(r, scores.get(r.id), entities.get(r.id)) for r in rows]
+
+    @staticmethod
+    def _to_post(row: PostRow, score: Score | None, entities: dict | None) -> Post:
+        post = Post(
+            text=row.text,
+            id=str(row.id),
+            source=row.source,
+            kind=row.kind,
+            url=row.url,
+            post_id=row.post_id,
+            author=row.author,
+            posted_at=_iso(row.posted_at),
+            fetched_at=_iso(row.fetched_at),
+            extras=dict(row.extras or {}),
+            lang=row.lang,
+            lang_confidence=row.lang_confidence,
+            entities=entities,
+        )
+        if score is not None:
+            post = post.with_(
+                label=score.label,
+                scores=score.probabilities,
+                flagged=score.flagged,
+                evidence=score.evidence,
+                model_version=score.model_version,
+            )
+        return post
+
+    def get(self, post_pk: int) -> Post | None:
+        """A stored post with its entities and the fields of its latest score."""
+        with self._session() as session:
+            row = session.get(PostRow, int(post_pk))
+            return self._to_posts(session, [row])[0] if row is not None else None
+
+    def iter_posts(
+        self, *, source: str | None = None, batch_size: int = 1000, after_pk: int = 0
+    ) -> Iterator[Post]:
+        """Every stored post in id order, one short read per batch (resume with ``after_pk``)."""
+        last = after_pk
+        while True:
+            query = select(PostRow).where(PostRow.id > last).order_by(PostRow.id).limit(batch_size)
+            if source is not None:
+                query = query.where(PostRow.source == source)
+            with self._session() as session:
+                batch = self._to_posts(session, list(session.scalars(query)))
+            if not batch:
+                return
+            yield from batch
+            last = int(batch[-1].id)  # type: ignore[arg-type]
+
+    def versions(self, post_pk: int) -> list[dict]:
+        """Earlier texts of an edited post, oldest first."""
+        with self._session() as session:
+            return [
+                {"text": v.text, "content_hash": v.content_hash, "fetched_at": _iso(v.fetched_at)}
+                for v in session.scalars(
+                    select(PostVersion)
+                    .where(PostVersion.post_id == post_pk)
+                    .order_by(PostVersion.id)
+                )
+            ]
+
+    def flagged(
+        self,
+        *,
+        label: str | None = None,
+        lang: str | None = None,
+        limit: int = 20,
+        model_version: str | None = None,
+    ) -> list[Post]:
+        """Flagged posts, highest score first: by their latest score, or by ``model_version``'s."""
+        query = select(PostRow, Score).join(Score, Score.post_id == PostRow.id)
+        if model_version is not None:
+            query = query.where(Score.model_version == model_version)
+        else:
+            latest = self._latest_scores()
+            query = query.join(latest, latest.c.score_id == Score.id)
+        query = query.where(Score.flagged.is_(True))
+        if label is not None:
+            query = query.where(Score.label == label)
+        if lang is not None:
+            query = query.where(PostRow.lang == lang)
+        query = query.order_by(Score.score.desc(), PostRow.id.desc()).limit(limit)
+        with self._session() as session:
+            pairs = session.execute(query).all()
+            rows = [p for p, _ in pairs]
+            return self._to_posts(session, rows, {p.id: s for p, s in pairs})
+
+    def counts(self) -> list[dict]:
+        """Rows ``{label, lang, flagged, posts}`` over each post's latest score (None: unscored)."""
+        latest = self._latest_scores()
+        query = (
+            select(Score.label, PostRow.lang, Score.flagged, func.count(PostRow.id))
+            .select_from(PostRow)
+            .outerjoin(latest, latest.c.post_id == PostRow.id)
+            .outerjoin(Score, Score.id == latest.c.score_id)
+            .group_by(Score.label, PostRow.lang, Score.flagged)
+        )
+        with self._session() as session:
+            rows = [
+                {"label": label, "lang": lang, "flagged": flagged, "posts": n}
+                for label, lang, flagged, n in session.execute(query)
+            ]
+        return sorted(rows, key=lambda r: (-r["posts"], str(r["label"]), str(r["lang"])))
+
+    # -- decisions, audit, retention ----------------------------------------
+
+    def add_decision(
+        self,
+        post_pk: int,
+        user: str,
+        action: str,
+        *,
+        label: str | None = None,
+        note: str | None = None,
+    ) -> int:
+        """Record an analyst's decision on a post (and an audit row); returns its id."""
+        if action not in DECISION_ACTIONS:
+            raise InputError(
+                f"decision {action!r} is unknown — use one of {', '.join(DECISION_ACTIONS)}"
+            )
+        with self._session(write=True) as session:
+            if session.get(PostRow, int(post_pk)) is None:
+                raise StoreError(f"post {post_pk} is not in the store — it may have been purged")
+            decision = Decision(
+                post_id=int(post_pk), user=user, action=action, label=label, note=note
+            )
+            session.add(decision)
+            session.add(
+                AuditEntry(
+                    user=user,
+                    action=f"decision.{action}",
+                    target=f"post:{post_pk}",
+                    detail={"label": label, "note": note},
+                )
+            )
+            session.flush()
+            return decision.id
+
+    def decisions(self, post_pk: int) -> list[dict]:
+        """Decisions on a post, oldest first."""
+        with self._session() as session:
+            return [
+                {
+                    "id": d.id,
+                    "user": d.user,
+                    "action": d.action,
+                    "label": d.label,
+                    "note": d.note,
+                    "created_at": _iso(d.created_at),
+                }
+                for d in session.scalars(
+                    select(Decision).where(Decision.post_id == post_pk).order_by(Decision.id)
+                )
+            ]
+
+    def audit(self, user: str, action: str, target: str, detail: dict | None = None) -> None:
+        """Append to the audit log (who did what to which thing)."""
+        with self._session(write=True) as session:
+            session.add(AuditEntry(user=user, action=action, target=target, detail=detail))
+
+    def audit_log(self, *, limit: int = 100) -> list[dict]:
+        """The newest audit entries first."""
+        with self._session() as session:
+            return [
+                {
+                    "id": a.id,
+                    "user": a.user,
+                    "action": a.action,
+                    "target": a.target,
+                    "detail": a.detail,
+                    "created_at": _iso(a.created_at),
+                }
+                for a in session.scalars(
+                    select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+                )
+            ]
+
+    def purge(self, *, before: datetime) -> int:
+        """Retention: delete posts fetched before ``before`` with all their rows; returns how many."""
+        if before.tzinfo is None:
+            before = before.replace(tzinfo=UTC)
+        old = select(PostRow.id).where(PostRow.fetched_at < before).scalar_subquery()
+        with self._session(write=True) as session:
+            # Explicit deletes, not only ON DELETE CASCADE: SQLite honours that only
+            # when foreign keys are switched on for the connection.
+            for table in (Score, Entity, PostVersion, Decision):
+                session.execute(delete(table).where(table.post_id.in_(old)))
+            result = session.execute(delete(PostRow).where(PostRow.fetched_at < before))
+            return result.rowcount or 0
+
