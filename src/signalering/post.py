@@ -63,6 +63,8 @@ class Post:
     model_version: str | None = None
     entities: dict[str, list[dict[str, Any]]] | None = None
     cluster: str | None = None
+    # The normalise stage's result (text + offset map); not written to JSONL.
+    normalised: Any = field(default=None, repr=False, compare=False)
 
     @property
     def content_hash(self) -> str:

@@ -1,7 +1,7 @@
 """Pseudonymisation of contacts and authors with a keyed hash.
 
 The key comes from configuration (``privacy.pseudonym_key`` or the
-``SIGNALERING_PSEUDONYM_KEY`` environment variable) and never lives in the
+``SIGNALERING_PRIVACY_PSEUDONYM_KEY`` environment variable) and never lives in the
 repository. The same value under the same key always gives the same
 pseudonym, so posts still link through shared contacts without showing them.
 """

@@ -1,0 +1,341 @@
+"""Training, prediction, calibration and explanation of the post classifier.
+
+The model is a scikit-learn ``Pipeline`` over *normalised* text
+(:func:`signalering.text.normalise`): character n-gram and word TF-IDF
+(optionally plus sentence embeddings) into a logistic regression whose
+probabilities are calibrated on family-grouped folds, so reposts of one ad
+never calibrate on themselves. It is saved with skops (never a bare pickle)
+beside a JSON card of its metadata.
+
+Each prediction carries evidence: the spans of the *original* text whose
+n-grams pushed the predicted label's score up most.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import platform
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from . import LABELS, __version__
+from .errors import ModelError
+from .text import Normalised, normalise
+
+logger = logging.getLogger(__name__)
+
+Features = Literal["tfidf", "tfidf+embed"]
+MODEL_FILE = "model.skops"
+META_FILE = "model.json"
+# Custom types a saved model may contain; anything else is refused at load.
+_TRUSTED_PREFIXES = ("signalering.classify.",)
+_WORD_RE = r"(?u)\b\w\w*\b"
+
+
+def fold_case(text: str) -> str:
+    """Lower-case without changing the length (so offsets stay valid)."""
+    return "".join(c if len(lc := c.lower()) != 1 else lc for c in text)
+
+
+class EmbeddingFeatures(TransformerMixin, BaseEstimator):
+    """Sentence embeddings as features, for use inside a ``FeatureUnion``."""
+
+    def __init__(self, encoder: str = "use-m3", weight: float = 1.0) -> None:
+        self.encoder = encoder
+        self.weight = weight
+
+    def fit(self, X: Sequence[str], y: Any = None) -> EmbeddingFeatures:
+        from .embed import get_encoder
+
+        self.dim_ = get_encoder(self.encoder).dim
+        return self
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        from .embed import encode
+
+        return encode(list(X), encoder=self.encoder) * self.weight
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.array([f"embed_{i}" for i in range(self.dim_)], dtype=object)
+
+
+def build_estimator(
+    features: Features = "tfidf", *, random_state: int = 0, cv: Any = 3
+) -> Pipeline:
+    """The untrained pipeline for a feature set (text in, calibrated probabilities out)."""
+    parts: list[tuple[str, Any]] = [
+        (
+            "char",
+            TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                min_df=2,
+                max_features=300_000,
+                sublinear_tf=True,
+                lowercase=False,
+                preprocessor=fold_case,
+                dtype=np.float32,
+            ),
+        ),
+        (
+            "word",
+            TfidfVectorizer(
+                analyzer="word",
+                ngram_range=(1, 2),
+                min_df=1,
+                token_pattern=_WORD_RE,
+                sublinear_tf=True,
+                lowercase=False,
+                preprocessor=fold_case,
+                dtype=np.float32,
+            ),
+        ),
+    ]
+    if features == "tfidf+embed":
+        parts.append(("embed", EmbeddingFeatures()))
+    elif features != "tfidf":
+        raise ModelError(f"unknown feature set '{features}' — use 'tfidf' or 'tfidf+embed'")
+    linear = LogisticRegression(C=20.0, max_iter=3000, random_state=random_state)
+    return Pipeline(
+        [
+            ("features", FeatureUnion(parts)),
+            ("clf", CalibratedClassifierCV(linear, method="sigmoid", cv=cv, ensemble=True)),
+        ]
+    )
+
+
+def grouped_folds(groups: Sequence[str], n_splits: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Calibration folds that keep every family on one side."""
+    n_splits = min(n_splits, len(set(groups)))
+    idx = np.arange(len(groups))
+    return list(GroupKFold(n_splits=n_splits).split(idx, groups=list(groups)))
+
+
+@dataclass
+class Prediction:
+    label: str
+    scores: dict[str, float]
+    flagged: bool
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Classifier:
+    """A trained pipeline plus what is needed to use and explain it."""
+
+    def __init__(self, pipeline: Pipeline, meta: dict[str, Any], threshold: float = 0.5) -> None:
+        self.pipeline = pipeline
+        self.meta = meta
+        self.threshold = threshold
+        self.labels: list[str] = [str(c) for c in pipeline.named_steps["clf"].classes_]
+        self._coef: np.ndarray | None = None
+        self._names: np.ndarray | None = None
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unknown"))
+
+    # -- training ------------------------------------------------------------
+    @classmethod
+    def train(
+        cls,
+        records: Sequence[dict[str, Any]],
+        *,
+        features: Features = "tfidf",
+        random_state: int = 0,
+        name: str = "default",
+        extra_meta: dict[str, Any] | None = None,
+    ) -> Classifier:
+        """Fit on annotated records (``text``, ``label``, ``family``)."""
+        if not records:
+            raise ModelError("no training records — is annotaties/corpus.jsonl empty?")
+        texts = [normalise(r["text"]).text for r in records]
+        labels = [r["label"] for r in records]
+        groups = [r.get("family") or r.get("id") or str(i) for i, r in enumerate(records)]
+        pipe = build_estimator(features, random_state=random_state, cv=grouped_folds(groups))
+        pipe.fit(texts, labels)
+        created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        meta = {
+            "name": name,
+            "version": f"{name}-{features}-{created:%Y%m%d%H%M%S}",
+            "features": features,
+            "labels": list(LABELS),
+            "random_state": random_state,
+            "trained_on": len(records),
+            "created": created.isoformat(),
+            "signalering": __version__,
+            "python": platform.python_version(),
+            **(extra_meta or {}),
+        }
+        return cls(pipe, meta)
+
+    # -- persistence ---------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        import skops.io as sio
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        sio.dump(self.pipeline, folder / MODEL_FILE)
+        (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, *, threshold: float = 0.5) -> Classifier:
+        """Load a saved model; refuses any type outside scikit-learn/numpy and our own."""
+        import skops.io as sio
+
+        folder = Path(folder)
+        file = folder / MODEL_FILE
+        if not file.is_file():
+            raise ModelError(
+                f"model {folder} not found — run `signalering train` or set model.path"
+            )
+        untrusted = sio.get_untrusted_types(file=file)
+        unknown = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        if unknown:
+            raise ModelError(f"model {file} contains untrusted types {unknown}; refusing to load")
+        try:
+            pipeline = sio.load(file, trusted=untrusted)
+            meta = json.loads((folder / META_FILE).read_text())
+        except Exception as exc:
+            raise ModelError(f"model {folder} is unreadable ({exc}) — retrain it") from exc
+        return cls(pipeline, meta, threshold=threshold)
+
+    # -- prediction ----------------------------------------------------------
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, columns in ``self.labels`` order (texts normalised)."""
+        if not len(texts):
+            return np.zeros((0, len(self.labels)))
+        return self.pipeline.predict_proba(list(texts))
+
+    def predict(
+        self,
+        normalised: Sequence[Normalised],
+        *,
+        explain: Literal["all", "flagged", "none"] = "flagged",
+        top_spans: int = 5,
+    ) -> list[Prediction]:
+        """Label, scores, flag and evidence for each normalised text."""
+        proba = self.predict_proba([n.text for n in normalised])
+        offer = self.labels.index("offer") if "offer" in self.labels else None
+        out: list[Prediction] = []
+        for norm, row in zip(normalised, proba, strict=True):
+            best = int(np.argmax(row))
+            label = self.labels[best]
+            flagged = bool(offer is not None and row[offer] >= self.threshold)
+            scores = {lab: round(float(p), 4) for lab, p in zip(self.labels, row, strict=True)}
+            wants = explain == "all" or (explain == "flagged" and (flagged or label != "unrelated"))
+            target = "offer" if flagged else label
+            evidence = self.explain(norm, target, top=top_spans) if wants else []
+            out.append(Prediction(label, scores, flagged, evidence))
+        return out
+
+    # -- explanation ---------------------------------------------------------
+    def _linear_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean coefficients of the calibrated folds' linear models, and feature names."""
+        if self._coef is None:
+            clf = self.pipeline.named_steps["clf"]
+            coefs = [c.estimator.coef_ for c in clf.calibrated_classifiers_]
+            self._coef = np.mean(coefs, axis=0)
+            self._names = self.pipeline.named_steps["features"].get_feature_names_out()
+        assert self._names is not None
+        return self._coef, self._names
+
+    def explain(self, norm: Normalised, label: str, *, top: int = 5) -> list[dict[str, Any]]:
+        """Spans of the original text that pushed ``label`` up most.
+
+        Each n-gram's contribution (tf-idf value x coefficient) is spread over
+        the characters it covers in the normalised text; runs of strongly
+        contributing characters become spans, mapped back to the original.
+        """
+        coef, names = self._linear_parts()
+        if label not in self.labels:
+            return []
+        row = self.pipeline.named_steps["features"].transform([norm.text]).tocsr()
+        weights = coef[self.labels.index(label)]
+        folded = fold_case(norm.text)
+        char_score = np.zeros(len(folded) + 1, dtype=np.float64)
+        for j, value in zip(row.indices, row.data, strict=True):
+            contribution = float(value) * float(weights[j])
+            if contribution <= 0:
+                continue
+            kind, _, gram = str(names[j]).partition("__")
+            if kind == "char":
+                gram = gram.strip(" ")
+            if not gram:
+                continue
+            if kind == "word":
+                parts = gram.split(" ")
+                pattern = r"\b" + r"\W+".join(re.escape(p) for p in parts) + r"\b"
+                spans = [(m.start(), m.end()) for m in re.finditer(pattern, folded)]
+            elif kind == "char":
+                spans = []
+                start = folded.find(gram)
+                while start != -1:
+                    spans.append((start, start + len(gram)))
+                    start = folded.find(gram, start + 1)
+            else:
+                continue
+            for s, e in spans:
+                char_score[s:e] += contribution / max(1, e - s)
+        return _spans_from_scores(norm, char_score, top=top)
+
+
+def _spans_from_scores(norm: Normalised, score: np.ndarray, *, top: int) -> list[dict[str, Any]]:
+    peak = float(score.max()) if len(score) else 0.0
+    if peak <= 0:
+        return []
+    hot = score >= 0.25 * peak
+    text = norm.text
+    spans: list[tuple[int, int, float]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if not hot[i]:
+            i += 1
+            continue
+        j = i
+        # Bridge single-character gaps (a space between two hot words).
+        while j < n and (hot[j] or (j + 1 < n and hot[j + 1])):
+            j += 1
+        # Widen to whole words so a highlight never cuts a word in half.
+        while i > 0 and text[i - 1].isalnum():
+            i -= 1
+        while j < n and text[j].isalnum():
+            j += 1
+        s, e = i, j
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e, float(score[s:e].sum())))
+        i = j + 1
+    spans.sort(key=lambda x: x[2], reverse=True)
+    out = []
+    for s, e, w in spans[:top]:
+        os_, oe = norm.to_original(s, e)
+        out.append({"start": os_, "end": oe, "text": norm.original[os_:oe], "weight": round(w, 4)})
+    return out
+
+
+def iter_batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

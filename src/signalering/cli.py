@@ -1,0 +1,399 @@
+"""The ``signalering`` command: thin wrappers over library functions.
+
+Each command is a few lines that call a plain function; errors from the
+library (``SignaleringError``) become one line on stderr and an exit code
+(2: cannot run, 3: some input was skipped), with the traceback under
+``--verbose``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .config import Settings, load_config
+from .errors import SignaleringError
+
+logger = logging.getLogger("signalering")
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True)
+
+app = typer.Typer(
+    name="signalering",
+    help="Find online migrant-smuggling offers in public posts: crawl, flag, explain, link, review.\n\n"
+    "Example: signalering classify posts.jsonl -o scored.jsonl",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(
+    help="Show the effective configuration.\n\nExample: signalering config show",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
+
+
+class _State:
+    config_path: Path | None = None
+    verbose: bool = False
+    quiet: bool = False
+    _settings: Settings | None = None
+
+    def settings(self, **overrides: dict[str, Any]) -> Settings:
+        if overrides:
+            return load_config(self.config_path, overrides=overrides)
+        if self._settings is None:
+            self._settings = load_config(self.config_path)
+        return self._settings
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="signalering.toml to use (else $SIGNALERING_CONFIG, else ./signalering.toml).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no progress.")
+    ] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out_console.print(f"signalering {__version__}")
+        raise typer.Exit()
+    state.config_path, state.verbose, state.quiet = config, verbose, quiet
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in (
+        "scrapy",
+        "twisted",
+        "filelock",
+        "urllib3",
+        "sentence_transformers",
+        "httpx",
+        "alembic",
+    ):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+# -- helpers ----------------------------------------------------------------------
+@contextlib.contextmanager
+def _open_in(path: Path | None) -> Iterator[tuple[IO[bytes], str]]:
+    if path is None or str(path) == "-":
+        yield sys.stdin.buffer, "<stdin>"
+        return
+    try:
+        with open(path, "rb") as fh:
+            yield fh, str(path)
+    except FileNotFoundError as exc:
+        raise SignaleringError(f"input file {path} not found") from exc
+
+
+@contextlib.contextmanager
+def _open_out(path: Path | None) -> Iterator[IO[str]]:
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            yield fh
+    except OSError as exc:
+        raise SignaleringError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _report_skipped(n_skipped: int, n_read: int) -> None:
+    if n_skipped:
+        err_console.print(f"skipped {n_skipped} bad line(s), processed {n_read}")
+        raise typer.Exit(3)
+
+
+def _transform(input: Path | None, output: Path | None, stages: Any) -> None:
+    from .classify import iter_batches
+    from .jsonl import ReadReport, read_posts, write_posts
+
+    report = ReadReport()
+
+    def on_error(err: Exception) -> None:
+        err_console.print(str(err), markup=False)
+
+    with _open_in(input) as (fh, name), _open_out(output) as out:
+        posts = read_posts(fh, name=name, report=report, on_error=on_error)
+        for batch in iter_batches(posts, 256):
+            write_posts(stages.process(batch), out)
+    if not state.quiet and output is not None:
+        err_console.print(f"wrote {report.read} posts to {output}")
+    _report_skipped(len(report.skipped), report.read)
+
+
+InputArg = Annotated[
+    Path | None,
+    typer.Argument(help="JSONL file with a 'text' field per line; '-' or omitted: stdin."),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="JSONL file to write; default stdout.")
+]
+
+
+# -- commands ----------------------------------------------------------------------
+@app.command()
+def classify(
+    input: InputArg = None,
+    output: OutputOpt = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Flag when P(offer) >= this (overrides model.threshold).")
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="Model folder (overrides model.path).")] = None,
+) -> None:
+    """Add label, scores, lang, flagged and evidence to each post.
+
+    Example: signalering classify posts.jsonl -o scored.jsonl
+    """
+    from .pipeline import Stages
+
+    settings = state.settings(model={"threshold": threshold, "path": model})
+    _transform(input, output, Stages.load(settings))
+
+
+@app.command()
+def extract(input: InputArg = None, output: OutputOpt = None) -> None:
+    """Add entities (phones in E.164, handles, prices, places, dates) to each post.
+
+    Example: signalering extract posts.jsonl -o entities.jsonl
+    """
+    from .pipeline import Stages
+
+    _transform(input, output, Stages(None, stages=("normalise", "language", "extract")))
+
+
+@app.command()
+def train(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Model folder; default model.path.")
+    ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Annotated JSONL corpus; default model.corpus.")
+    ] = None,
+    features: Annotated[
+        str, typer.Option(help="auto (measure both, keep the better), tfidf, or tfidf+embed.")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed for the split and the model.")] = 0,
+) -> None:
+    """Train the classifier from annotaties/ and write it with its model card.
+
+    Example: signalering train --features auto -o models/default
+    """
+    from .evaluate import train_model
+
+    settings = state.settings()
+    result = train_model(
+        corpus or settings.model.corpus,
+        output or settings.model.path,
+        features=features,  # type: ignore[arg-type]
+        seed=seed,
+        progress=None if state.quiet else lambda msg: err_console.print(msg),
+    )
+    for name, s in result["selection"].items():
+        mark = "kept" if name == result["chosen"] else ""
+        out_console.print(
+            f"{name:12} macro-F1 {s['macro_f1']:.3f}  offer F1 {s['offer_f1']:.3f}  {mark}"
+        )
+    out_console.print(f"model written to {result['path']} (see MODEL_CARD.md there)")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path | None, typer.Option(help="Model folder; default model.path.")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Annotated JSONL corpus; default model.corpus.")
+    ] = None,
+    lolo: Annotated[
+        bool,
+        typer.Option(
+            "--lolo/--no-lolo", help="Also train without each language and test on it (slower)."
+        ),
+    ] = True,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write all metrics as JSON here.")
+    ] = None,
+) -> None:
+    """Per-label and per-language precision/recall/F1 on the held-out family split.
+
+    Example: signalering evaluate --no-lolo
+    """
+    import json
+
+    from .evaluate import run_evaluation
+
+    settings = state.settings(model={"path": model, "corpus": corpus})
+    result = run_evaluation(
+        settings.model.path,
+        settings.model.corpus,
+        threshold=settings.model.threshold,
+        lolo=lolo,
+        progress=None if state.quiet else lambda msg: err_console.print(msg),
+    )
+    _print_evaluation(result)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="left" if col == columns[0] else "right")
+    for row in rows:
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    out_console.print(table)
+
+
+def _print_evaluation(r: dict[str, Any]) -> None:
+    out_console.print(
+        f"model {r['model']} ({r['features']}), threshold {r['threshold']}, {r['n']} held-out posts (family split)"
+    )
+    _table(
+        "Per label",
+        ["label", "precision", "recall", "F1", "n"],
+        [
+            [k, v["precision"], v["recall"], v["f1"], v["support"]]
+            for k, v in r["per_label"].items()
+        ],
+    )
+    out_console.print(
+        f"macro-F1 {r['macro_f1']:.3f}   accuracy {r['accuracy']:.3f}   "
+        f"flagged: P {r['flagged']['precision']:.3f} R {r['flagged']['recall']:.3f}"
+    )
+    _table(
+        "Per language",
+        ["lang", "n", "offers", "offer P", "offer R", "offer F1", "macro-F1"],
+        [
+            [
+                k,
+                v["n"],
+                v["offers"],
+                v["offer"]["precision"],
+                v["offer"]["recall"],
+                v["offer"]["f1"],
+                v["macro_f1"],
+            ]
+            for k, v in r["per_language"].items()
+        ],
+    )
+    labels = r["confusion"]["labels"]
+    _table(
+        "Confusion (rows: true, columns: predicted)",
+        ["true \\ pred", *labels],
+        [[lab, *row] for lab, row in zip(labels, r["confusion"]["matrix"], strict=True)],
+    )
+    cal = r["calibration"]
+    out_console.print(
+        f"Brier (multi-class) {cal['brier_multiclass']:.3f}; "
+        + ", ".join(f"{k} {v:.3f}" for k, v in cal["brier"].items())
+    )
+    _table(
+        "Reliability of P(offer)",
+        ["bin", "mean predicted", "observed", "n"],
+        [[x["bin"], x["mean_predicted"], x["observed"], x["n"]] for x in cal["reliability_offer"]],
+    )
+    b = r["baseline"]
+    _table(
+        "Offer: keyword baseline vs model at the baseline's recall",
+        ["", "precision", "recall"],
+        [
+            ["keywords", b["baseline"]["precision"], b["baseline"]["recall"]],
+            [
+                "model",
+                b["model_at_baseline_recall"]["precision"],
+                b["model_at_baseline_recall"]["recall"],
+            ],
+        ],
+    )
+    out_console.print(f"precision gain: {b['precision_gain_points']:+.1f} points")
+    lang_id = r.get("language_id") or {}
+    per = lang_id.get("per_language") or {}
+    if per:
+        _table(
+            "Language identification (posts of 8+ words)",
+            ["lang", "accuracy", "n"],
+            [[k, v["accuracy"], v["n"]] for k, v in per.items()],
+        )
+    ents = r.get("entities") or {}
+    if ents:
+        _table(
+            "Entity extraction",
+            ["entity", "precision", "recall", "F1"],
+            [
+                [k, v["precision"], v["recall"], v["f1"]]
+                for k, v in ents.items()
+                if isinstance(v, dict) and "f1" in v
+            ],
+        )
+    lolo = r.get("leave_one_language_out")
+    if lolo:
+        _table(
+            "Leave one language out (trained without it, tested on it)",
+            ["lang", "n", "offer P", "offer R", "offer F1", "macro-F1"],
+            [
+                [
+                    k,
+                    v["n"],
+                    v["offer"]["precision"],
+                    v["offer"]["recall"],
+                    v["offer"]["f1"],
+                    v["macro_f1"],
+                ]
+                for k, v in lolo.items()
+            ],
+        )
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration (defaults < file < environment).
+
+    Example: SIGNALERING_MODEL_THRESHOLD=0.7 signalering config show
+    """
+    from .config import show
+
+    out_console.print(show(state.settings()), markup=False)
+
+
+def main() -> None:
+    """Console entry point: library errors become one line and an exit code."""
+    try:
+        app()
+    except SignaleringError as exc:
+        if state.verbose:
+            err_console.print_exception()
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

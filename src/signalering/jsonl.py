@@ -1,0 +1,90 @@
+"""Reading and writing JSONL posts, with bad lines reported and skipped.
+
+A line that is not UTF-8, not JSON, not an object, or has no string ``text``
+is reported once (``<name>:<line>: <what is wrong>``) and skipped; the rest of
+the file is still read. Blank lines are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .errors import InputError
+from .post import Post
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReadReport:
+    """What a reader skipped, for the exit code and the summary."""
+
+    read: int = 0
+    skipped: list[InputError] = field(default_factory=list)
+
+
+def parse_line(raw: bytes, lineno: int, name: str) -> Post:
+    """One JSONL line to a ``Post``; raises ``InputError`` naming the line."""
+    try:
+        line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name}:{lineno}: not UTF-8 (byte {exc.start}); re-encode the file as UTF-8"
+        ) from exc
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{name}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})"
+        ) from exc
+    if not isinstance(record, dict):
+        raise InputError(f"{name}:{lineno}: expected a JSON object, got {type(record).__name__}")
+    if "text" not in record:
+        raise InputError(f"{name}:{lineno}: no 'text' field")
+    if not isinstance(record["text"], str):
+        raise InputError(
+            f"{name}:{lineno}: 'text' must be a string, got {type(record['text']).__name__}"
+        )
+    return Post.from_record(record)
+
+
+def read_posts(
+    stream: IO[bytes],
+    *,
+    name: str = "<stdin>",
+    report: ReadReport | None = None,
+    on_error: Callable[[InputError], None] | None = None,
+) -> Iterator[Post]:
+    """Yield the posts of a binary JSONL stream, reporting and skipping bad lines."""
+    report = report if report is not None else ReadReport()
+    for lineno, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            post = parse_line(raw.rstrip(b"\r\n"), lineno, name)
+        except InputError as err:
+            report.skipped.append(err)
+            if on_error:
+                on_error(err)
+            else:
+                logger.warning("%s", err)
+            continue
+        report.read += 1
+        yield post
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def write_posts(posts: Iterable[Post], stream: IO[str]) -> int:
+    n = 0
+    for post in posts:
+        stream.write(dumps(post.to_record()) + "\n")
+        n += 1
+    stream.flush()
+    return n

@@ -1,0 +1,106 @@
+"""The analysis stages in order, as plain functions over ``Post`` records.
+
+normalise → language → classify → extract. The same ``Stages`` object runs
+from the Scrapy item pipeline (``spiders.pipelines.StorePipeline``), from the
+CLI on JSONL files, and from re-scoring over the store. Each stage returns new
+``Post`` objects; nothing an earlier stage wrote is changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from . import extract as extract_mod
+from . import language as language_mod
+from .classify import Classifier
+from .config import Settings, load_config
+from .errors import ModelError
+from .post import Post
+from .text import normalise as normalise_text
+
+logger = logging.getLogger(__name__)
+
+Stage = Literal["normalise", "language", "classify", "extract"]
+ALL_STAGES: tuple[Stage, ...] = ("normalise", "language", "classify", "extract")
+
+
+def normalise(post: Post) -> Post:
+    """Attach the normalised text and its offset map."""
+    return post.with_(normalised=normalise_text(post.text))
+
+
+def language(post: Post) -> Post:
+    """Detect the language (script rules first, then langdetect)."""
+    found = language_mod.detect(post.text)
+    return post.with_(lang=found.code, lang_confidence=round(found.confidence, 4))
+
+
+def classify(posts: Sequence[Post], classifier: Classifier) -> list[Post]:
+    """Label, calibrated scores, flag and evidence spans, in one batch."""
+    normed = [p.normalised or normalise_text(p.text) for p in posts]
+    predictions = classifier.predict(normed)
+    return [
+        p.with_(
+            label=pred.label,
+            scores=pred.scores,
+            flagged=pred.flagged,
+            evidence=pred.evidence,
+            model_version=classifier.version,
+        )
+        for p, pred in zip(posts, predictions, strict=True)
+    ]
+
+
+def extract(post: Post) -> Post:
+    """Phones, handles, prices, places and dates, with offsets into the original text."""
+    hints = [h for h in (post.extras.get("region"), post.extras.get("country")) if h]
+    return post.with_(entities=extract_mod.extract(post.text, lang=post.lang, region_hints=hints))
+
+
+def load_classifier(settings: Settings) -> Classifier:
+    """The configured model; the default one is trained from annotaties/ on first use."""
+    from .config import ModelSettings
+
+    path = settings.model.path
+    if not (path / "model.skops").is_file():
+        if path != ModelSettings.model_fields["path"].default:
+            raise ModelError(f"model {path} not found — run `signalering train -o {path}`")
+        from .evaluate import train_model
+
+        logger.warning("no default model yet: training it from %s (once)", settings.model.corpus)
+        train_model(settings.model.corpus, path)
+    return Classifier.load(path, threshold=settings.model.threshold)
+
+
+class Stages:
+    """The loaded stages, ready to process batches of posts."""
+
+    def __init__(
+        self, classifier: Classifier | None, *, stages: Iterable[Stage] = ALL_STAGES
+    ) -> None:
+        self.classifier = classifier
+        self.stages = tuple(stages)
+        if "classify" in self.stages and classifier is None:
+            raise ModelError("the classify stage needs a model")
+
+    @classmethod
+    def load(
+        cls, config: Settings | None = None, *, stages: Iterable[Stage] = ALL_STAGES
+    ) -> Stages:
+        settings = config or load_config()
+        stages = tuple(stages)
+        classifier = load_classifier(settings) if "classify" in stages else None
+        return cls(classifier, stages=stages)
+
+    def process(self, posts: Sequence[Post]) -> list[Post]:
+        """Run the configured stages over one batch, in order."""
+        out = [normalise(p) for p in posts]
+        if "language" in self.stages or "classify" in self.stages:
+            out = [language(p) for p in out]
+        if "classify" in self.stages and self.classifier is not None:
+            out = classify(out, self.classifier)
+        if "extract" in self.stages:
+            out = [extract(p) for p in out]
+        return out
