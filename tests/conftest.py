@@ -67,3 +67,14 @@ def store(store_url: str) -> Iterator[Store]:
     """A migrated Store on ``store_url`` with a fixed test pseudonym key."""
     with Store.open(store_url, pseudonym_key=TEST_PSEUDONYM_KEY) as opened:
         yield opened
+
+
+# -- a trained model, once per test session ---------------------------------------
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default recipe (TF-IDF features) trained on the family split's train part."""
+    from signalering.evaluate import train_model
+
+    out = tmp_path_factory.mktemp("model") / "default"
+    train_model(None, out, features="tfidf")
+    return out

@@ -370,6 +370,139 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         )
 
 
+def _crawl(
+    settings: Settings,
+    sources_file: Path | None,
+    only: list[str] | None,
+    *,
+    output: Path | None,
+    score: bool,
+    kind: str | None = None,
+    url: str | None = None,
+    site_config: Path | None = None,
+) -> None:
+    from spiders.run import adhoc_source, crawl
+    from spiders.sources import load_sources
+
+    if kind:
+        chosen = [adhoc_source(kind, url=url, config=site_config)]  # type: ignore[arg-type]
+    elif sources_file:
+        chosen = load_sources(sources_file)
+        if only:
+            unknown = sorted(set(only) - {s.name for s in chosen})
+            if unknown:
+                raise SignaleringError(f"no source named {', '.join(unknown)} in {sources_file}")
+            chosen = [s for s in chosen if s.name in only]
+    else:
+        raise SignaleringError(
+            "nothing to crawl — give --sources FILE, or --kind with --url / --config"
+        )
+    user_agent = settings.crawl.user_agent
+    if settings.crawl.contact:
+        user_agent = f"{user_agent} contact: {settings.crawl.contact}"
+    summaries = crawl(
+        chosen,
+        output=output,
+        database_url=None if output else settings.database_url,
+        score=score,
+        jobdir=settings.paths.home / "jobs",
+        user_agent=user_agent,
+        progress=not state.quiet,
+    )
+    for s in summaries:
+        out_console.print(
+            f"{s.source}: {s.pages} pages, {s.posts} posts ({s.new} new, {s.updated} updated), "
+            f"{s.errors} errors, {s.duration_s:.1f}s"
+        )
+    if any(s.errors for s in summaries):
+        raise typer.Exit(3)
+
+
+@app.command()
+def crawl(
+    sources: Annotated[
+        Path | None, typer.Option(help="sources.yaml (default crawl.sources).")
+    ] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Ad hoc crawl: telegram, feed, sitemap or listing.")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Ad hoc start URL (telegram, feed, sitemap).")
+    ] = None,
+    site: Annotated[
+        Path | None, typer.Option("--config", help="Ad hoc listing: a site.yaml with selectors.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write raw posts to this JSONL file instead of the store."
+        ),
+    ] = None,
+    score: Annotated[
+        bool, typer.Option("--score/--no-score", help="Run the analysis stages before storing.")
+    ] = True,
+) -> None:
+    """Crawl public sources politely into the store, or raw posts into JSONL.
+
+    Example: signalering crawl --kind telegram --url https://t.me/s/CHANNEL -o posts.jsonl
+    """
+    settings = state.settings()
+    _crawl(
+        settings,
+        sources or settings.crawl.sources,
+        source,
+        output=output,
+        score=score,
+        kind=kind,
+        url=url,
+        site_config=site,
+    )
+
+
+@app.command()
+def run(
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", "-i", help="JSONL posts to analyse and store, instead of crawling."
+        ),
+    ] = None,
+    sources: Annotated[
+        Path | None, typer.Option(help="sources.yaml to crawl (default crawl.sources).")
+    ] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (overrides database.url).")
+    ] = None,
+) -> None:
+    """Crawl (or read JSONL), run every stage, and save the posts in the store.
+
+    Example: signalering run --input posts.jsonl
+    """
+    from .jsonl import ReadReport, read_posts
+    from .pipeline import Stages, ingest
+    from .store import Store
+
+    settings = state.settings(database={"url": database_url})
+    if input is None:
+        _crawl(settings, sources or settings.crawl.sources, source, output=None, score=True)
+        return
+    store = Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key())
+    stages = Stages.load(settings)
+    report = ReadReport()
+    with _open_in(input) as (fh, name), store:
+        posts = read_posts(
+            fh, name=name, report=report, on_error=lambda e: err_console.print(str(e), markup=False)
+        )
+        totals = ingest(posts, stages, store)
+    out_console.print(
+        f"{report.read} posts: {totals['new']} new, {totals['updated']} updated, "
+        f"{totals['unchanged']} unchanged, {totals['flagged']} flagged"
+    )
+    _report_skipped(len(report.skipped), report.read)
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective configuration (defaults < file < environment).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from . import extract as extract_mod
 from . import language as language_mod
@@ -104,3 +104,20 @@ class Stages:
         if "extract" in self.stages:
             out = [extract(p) for p in out]
         return out
+
+
+def ingest(
+    posts: Iterable[Post], stages: Stages, store: Any, *, batch_size: int = 256
+) -> dict[str, int]:
+    """Run the stages over ``posts`` and save them, one transaction per batch."""
+    from .classify import iter_batches
+
+    totals = {"new": 0, "updated": 0, "unchanged": 0, "flagged": 0}
+    for batch in iter_batches(posts, batch_size):
+        processed = stages.process(batch)
+        result = store.save_posts(processed)
+        totals["new"] += result.new
+        totals["updated"] += result.updated
+        totals["unchanged"] += result.unchanged
+        totals["flagged"] += sum(bool(p.flagged) for p in processed)
+    return totals
