@@ -646,4 +646,3 @@ class Store:
                 session.execute(delete(table).where(table.post_id.in_(old)))
             result = session.execute(delete(PostRow).where(PostRow.fetched_at < before))
             return result.rowcount or 0
-

@@ -1,0 +1,72 @@
+"""The migrations build the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from signalering.store import Store
+from signalering.store.models import Base
+
+TABLES = {
+    "sources",
+    "posts",
+    "post_versions",
+    "scores",
+    "entities",
+    "decisions",
+    "audit_log",
+    "crawl_runs",
+}
+
+
+def _only_modelled(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    # PostgreSQL's full-text index is created by the migration only (it has no SQLite form).
+    return not (type_ == "index" and name == "ix_posts_text_fts")
+
+
+def test_migrations_create_every_table_on_a_new_database(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        tables = set(inspect(store.engine).get_table_names())
+    assert tables >= TABLES
+    assert "alembic_version" in tables
+
+
+def test_migrated_schema_matches_the_models(store_url: str) -> None:
+    with Store.open(store_url) as store, store.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_object": _only_modelled, "compare_type": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_opening_an_up_to_date_database_again_keeps_its_data(store_url: str) -> None:
+    from signalering.post import Post
+
+    with Store.open(store_url) as store:
+        store.save_posts([Post(text="kept", source="s", post_id="1")])
+    with Store.open(store_url) as store:
+        assert [p.text for p in store.iter_posts()] == ["kept"]
+
+
+def test_postgres_has_a_full_text_index_on_post_text(postgres_url: str) -> None:
+    with Store.open(postgres_url) as store, store.engine.connect() as conn:
+        indexdef = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_posts_text_fts'")
+        ).scalar_one()
+    assert "gin" in indexdef.lower() and "to_tsvector" in indexdef
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(sqlite_url: str) -> None:
+    with Store.open(sqlite_url) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_sqlite_creates_the_folder_of_its_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "nested" / "deeper" / "store.db"
+    with Store.open(f"sqlite:///{path}"):
+        pass
+    assert path.is_file()
