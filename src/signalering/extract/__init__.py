@@ -1,0 +1,206 @@
+"""Entity extraction: phones, handles and links, prices, places, dates.
+
+A blank spaCy pipeline (``spacy.blank("xx")``) runs the registered components
+``signalering_{dates,places,prices,handles,phones}_v1`` (spaCy forbids dots in factory names) over the normalised
+text (:func:`signalering.text.normalise`); every finding carries offsets into
+the ORIGINAL post so the review app can highlight it. Rules are data:
+``signalering/data/entities.yaml`` and the gazetteer
+``annotaties/gazetteers/places.yaml``.
+
+>>> ents = extract("Boat Zuwara → Lampedusa 3.500€ p.p. WhatsApp +218 92 260 1815")
+>>> ents["phones"][0]["value"], ents["prices"][0]["amount"]
+('+218922601815', 3500.0)
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from signalering.extract import components
+from signalering.extract.components import KINDS, PIPES
+from signalering.extract.rules import DEFAULT_GAZETTEER, load_gazetteer, load_rules
+from signalering.text import normalise
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_GAZETTEER",
+    "evaluate",
+    "extract",
+    "extract_many",
+    "load_gazetteer",
+    "pipeline",
+    "route",
+]
+assert components  # registers the spaCy factories
+
+
+@functools.lru_cache(maxsize=4)
+def pipeline(gazetteer: str | None = None) -> Language:
+    """The extraction pipeline (built once per gazetteer path and cached)."""
+    load_rules(gazetteer)  # fail early on a bad gazetteer
+    nlp = spacy.blank("xx")
+    for name in PIPES:
+        nlp.add_pipe(name)
+    return nlp
+
+
+def _prepare(
+    nlp: Language,
+    text: str,
+    lang: str | None,
+    region_hints: Sequence[str],
+    gazetteer: str | None,
+) -> Doc:
+    if not isinstance(text, str):
+        raise TypeError(f"extract expects str, got {type(text).__name__}")
+    norm = normalise(text)
+    if lang is None:
+        from signalering.language import detect
+
+        lang = detect(text).code
+    doc = nlp.make_doc(norm.text)
+    doc.user_data.update(
+        norm=norm,
+        lang=lang,
+        region_hints=tuple(region_hints),
+        gazetteer=gazetteer,
+        taken=[],
+        entities={kind: [] for kind in KINDS},
+    )
+    doc.spans["sc"] = []
+    return doc
+
+
+def _result(doc: Doc) -> dict[str, list[dict[str, Any]]]:
+    entities = doc.user_data["entities"]
+    return {kind: sorted(entities[kind], key=lambda e: e["start"]) for kind in KINDS}
+
+
+def extract(
+    text: str,
+    *,
+    lang: str | None = None,
+    region_hints: Sequence[str] = (),
+    gazetteer: Path | str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Entities in ``text``: ``{"phones", "handles", "prices", "places", "dates"}``.
+
+    ``lang`` (BCP 47, detected when None) and ``region_hints`` (ISO 3166 codes,
+    e.g. the source's country) pick the region of phone numbers written
+    without a country code.
+    """
+    gaz = str(gazetteer) if gazetteer is not None else None
+    nlp = pipeline(gaz)
+    return _result(nlp(_prepare(nlp, text, lang, region_hints, gaz)))
+
+
+def extract_many(
+    texts: Iterable[str],
+    *,
+    langs: Iterable[str | None] | None = None,
+    region_hints: Sequence[str] = (),
+    gazetteer: Path | str | None = None,
+    batch_size: int = 256,
+) -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """Like :func:`extract` for many texts, batched through ``nlp.pipe``."""
+    gaz = str(gazetteer) if gazetteer is not None else None
+    nlp = pipeline(gaz)
+    lang_iter = iter(langs) if langs is not None else itertools.repeat(None)
+    docs = (
+        _prepare(nlp, text, lang, region_hints, gaz)
+        for text, lang in zip(texts, lang_iter, strict=False)
+    )
+    for doc in nlp.pipe(docs, batch_size=batch_size):
+        yield _result(doc)
+
+
+def route(entities: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str | None]:
+    """``(departure, destination)`` canonical names from place roles and their order."""
+    places = sorted(entities.get("places") or [], key=lambda p: p.get("start", 0))
+    if not places:
+        return (None, None)
+    names = [p["value"] for p in places]
+    departure = next((p["value"] for p in places if p.get("role") == "departure"), None)
+    if departure is None:
+        departure = next(
+            (p["value"] for p in places if p.get("role") == "transit"),
+            names[0] if len(set(names)) > 1 else None,
+        )
+    after = places[names.index(departure) + 1 :] if departure else places
+    dests = [p["value"] for p in after if p.get("role") == "destination"]
+    if not dests:
+        dests = [p["value"] for p in after if p["value"] != departure]
+    destination = dests[-1] if dests else None
+    if destination is None and departure is None and places:
+        destination = names[-1]
+    return (departure, destination)
+
+
+def _gold_sets(entities: dict[str, Any]) -> dict[str, set[Any]]:
+    return {
+        "phones": {str(p) for p in entities.get("phones") or []},
+        "handles": {
+            (h["platform"], str(h["value"]).lower().lstrip("@"))
+            for h in entities.get("handles") or []
+        },
+        "prices": {
+            (round(float(p["amount"]), 2), p["currency"]) for p in entities.get("prices") or []
+        },
+        "places": {str(p) for p in entities.get("places") or []},
+    }
+
+
+def _found_sets(found: dict[str, list[dict[str, Any]]]) -> dict[str, set[Any]]:
+    return {
+        "phones": {p["value"] for p in found["phones"]},
+        "handles": {(h["platform"], h["value"]) for h in found["handles"]},
+        "prices": {(round(float(p["amount"]), 2), p["currency"]) for p in found["prices"]},
+        "places": {p["value"] for p in found["places"]},
+    }
+
+
+def evaluate(records: list[dict[str, Any]], *, errors: int = 0) -> dict[str, Any]:
+    """Micro precision/recall/F1 per entity type against the corpus gold ``entities``.
+
+    Each record needs ``text`` and ``entities``; ``lang`` is used when present.
+    ``errors`` > 0 adds up to that many example misses/false finds per type.
+    """
+    records = [r for r in records if r.get("entities") is not None]
+    counts = {k: {"tp": 0, "fp": 0, "fn": 0} for k in ("phones", "handles", "prices", "places")}
+    examples: dict[str, list[dict[str, Any]]] = {k: [] for k in counts}
+    found_iter = extract_many((r["text"] for r in records), langs=(r.get("lang") for r in records))
+    for record, found in zip(records, found_iter, strict=True):
+        gold = _gold_sets(record["entities"])
+        got = _found_sets(found)
+        for kind, c in counts.items():
+            tp = gold[kind] & got[kind]
+            c["tp"] += len(tp)
+            c["fp"] += len(got[kind] - gold[kind])
+            c["fn"] += len(gold[kind] - got[kind])
+            if errors and (got[kind] != gold[kind]) and len(examples[kind]) < errors:
+                examples[kind].append(
+                    {
+                        "id": record.get("id"),
+                        "missed": sorted(map(str, gold[kind] - got[kind])),
+                        "extra": sorted(map(str, got[kind] - gold[kind])),
+                    }
+                )
+    out: dict[str, Any] = {"n": len(records)}
+    for kind, c in counts.items():
+        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        out[kind] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4), **c}
+        if errors:
+            out[kind]["examples"] = examples[kind]
+    return out
