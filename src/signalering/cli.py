@@ -503,6 +503,50 @@ def run(
     _report_skipped(len(report.skipped), report.read)
 
 
+@app.command()
+def demo() -> None:
+    """Serve the bundled demo site on 127.0.0.1, crawl it, flag and store the posts, summarise.
+
+    Example: signalering demo
+    """
+    from rich.table import Table
+
+    from .demo.run import run_demo
+
+    result = run_demo(state.settings())
+    posts = sum(s.posts for s in result.crawls)
+    out_console.print(
+        f"Crawled {len(result.crawls)} demo sources: {posts} posts in {result.seconds:.0f}s"
+    )
+    for s in result.crawls:
+        out_console.print(f"  {s.source}: {s.pages} pages, {s.posts} posts, {s.errors} errors")
+    table = Table(
+        title="Posts per label and language (flagged = P(offer) >= threshold)", title_justify="left"
+    )
+    for col in ("label", "lang", "posts", "flagged"):
+        table.add_column(col)
+    for row in result.counts:
+        table.add_row(row["label"], row["lang"], str(row["posts"]), str(row["flagged"]))
+    out_console.print(table)
+    top = Table(title="Top flagged posts and why", title_justify="left", show_lines=True)
+    for col in ("P(offer)", "lang", "source", "text", "evidence"):
+        top.add_column(col, overflow="fold")
+    for post in result.top:
+        evidence = " | ".join(e["text"] for e in (post.evidence or [])[:3])
+        top.add_row(
+            f"{(post.scores or {}).get('offer', 0):.2f}",
+            post.lang or "",
+            post.source or "",
+            post.text[:160].replace("\n", " "),
+            evidence,
+        )
+    out_console.print(top)
+    out_console.print(f"Stored in {result.database_url}")
+    out_console.print(
+        f"Look further: SIGNALERING_DATABASE_URL={result.database_url} signalering config show"
+    )
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective configuration (defaults < file < environment).
