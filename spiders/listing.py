@@ -1,0 +1,179 @@
+"""Config-driven listing spider: forums, classifieds and news sites described in sources.yaml."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+
+from spiders.base import SourceSpider
+from spiders.extract import canonicalize, extract_value, node_text, parse_date, select
+from spiders.items import PostItem
+from spiders.sources import ItemRule
+
+logger = logging.getLogger(__name__)
+
+
+def page_posts(spider: SourceSpider, response: Response, rule: ItemRule | None) -> list[PostItem]:
+    """The posts on one page: per ``rule`` (one per container, or one per page), or, with no
+    rule, the page's main text as one post (feeds and sitemaps)."""
+    if not isinstance(response, TextResponse):
+        return []
+    source = spider.source
+    page_url = _canonical_page(response, source.query_allowlist)
+    if rule is None:
+        return [_generic_post(spider, response, page_url)]
+    containers = select(response, rule.container) if rule.container else [response.selector]
+    posts = []
+    for index, node in enumerate(containers):
+        f = rule.fields
+        text = extract_value(node, f.text)
+        if not text:
+            continue
+        post_id = extract_value(node, f.post_id) if f.post_id else None
+        link = extract_value(node, f.url) if f.url else None
+        if link:
+            url = canonicalize(response.urljoin(link), source.query_allowlist)
+        elif rule.container:
+            url = f"{page_url}#{post_id or index}"
+        else:
+            url = page_url
+        extras: dict[str, Any] = {}
+        for name in ("title", "price", "location"):
+            spec = getattr(f, name)
+            if spec:
+                extras[name] = extract_value(node, spec)
+        posts.append(
+            spider.post(
+                response,
+                url=url,
+                post_id=post_id or url,
+                text=text,
+                author=extract_value(node, f.author) if f.author else None,
+                posted_at=parse_date(
+                    extract_value(node, f.date) if f.date else None,
+                    tz=source.timezone,
+                    fmt=source.date_format,
+                ),
+                extras=extras,
+            )
+        )
+    return posts
+
+
+def _canonical_page(response: Response, allowlist: list[str] | None) -> str:
+    declared = response.css('link[rel="canonical"]::attr(href)').get()
+    return canonicalize(response.urljoin(declared) if declared else response.url, allowlist)
+
+
+def _generic_post(spider: SourceSpider, response: Response, page_url: str) -> PostItem:
+    main = response.css("article") or response.css("main") or response.css("body")
+    text = node_text(main[0]) if main else ""
+    title = (
+        response.css('meta[property="og:title"]::attr(content)').get()
+        or response.css("h1 ::text").get()
+        or response.css("title::text").get()
+    )
+    date = (
+        response.css('meta[property="article:published_time"]::attr(content)').get()
+        or response.css("time::attr(datetime)").get()
+        or response.meta.get("entry_date")
+    )
+    author = response.css('meta[name="author"]::attr(content)').get() or response.meta.get(
+        "entry_author"
+    )
+    return spider.post(
+        response,
+        url=page_url,
+        post_id=response.meta.get("entry_id") or page_url,
+        text=text,
+        author=author,
+        posted_at=parse_date(date, tz=spider.source.timezone),
+        extras={"title": title.strip() if title else None},
+    )
+
+
+class ListingSpider(SourceSpider):
+    """Follows a source's link rules and pagination, extracting posts with its selectors.
+
+    The first page a selector applies to is checked: a selector that matches nothing is
+    reported (log warning and ``signalering/selector_misses`` in the stats)."""
+
+    name = "listing"
+    kind = "listing"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        src = self.source
+        self.extractors = [
+            LinkExtractor(
+                allow=rule.allow,
+                deny=rule.deny,
+                restrict_css=rule.restrict_css or (),
+                allow_domains=src.allowed_domains,
+            )
+            for rule in src.follow
+        ]
+        self.item_pattern = (
+            re.compile(src.item.url_pattern) if src.item and src.item.url_pattern else None
+        )
+        self.checked_items = False
+        self.checked_pagination = False
+
+    def _report_miss(self, what: str, spec: str, url: str) -> None:
+        logger.warning(
+            "source %s: selector %s %r matches nothing on %s — check it in sources.yaml",
+            self.source.name,
+            what,
+            spec,
+            url,
+        )
+        misses = self.crawler.stats.get_value("signalering/selector_misses") or []
+        self.crawler.stats.set_value("signalering/selector_misses", [*misses, f"{what}: {spec}"])
+
+    def _check_selectors(self, response: TextResponse) -> None:
+        rule = self.source.item
+        if rule is None:
+            return
+        self.checked_items = True
+        if rule.container and not select(response, rule.container):
+            self._report_miss("item.container", rule.container, response.url)
+            return
+        node = select(response, rule.container)[0] if rule.container else response.selector
+        for name, spec in rule.fields.model_dump(exclude_none=True).items():
+            if not select(node, spec):
+                self._report_miss(f"item.fields.{name}", spec, response.url)
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            return
+        rule = self.source.item
+        if rule and (self.item_pattern is None or self.item_pattern.search(response.url)):
+            if not self.checked_items:
+                self._check_selectors(response)
+            yield from page_posts(self, response, rule)
+        for extractor in self.extractors:
+            for link in extractor.extract_links(response):
+                yield scrapy.Request(link.url, callback=self.parse)
+        if self.source.pagination:
+            hrefs = [h for h in select(response, self.source.pagination).getall() if h.strip()]
+            hrefs = [
+                Selector(text=h).xpath("string(//a/@href)").get() or h if h.startswith("<") else h
+                for h in hrefs
+            ]
+            if not hrefs and not self.checked_pagination and response.meta.get("hops", 0) == 0:
+                self._report_miss("pagination", self.source.pagination, response.url)
+            self.checked_pagination = True
+            for href in hrefs:
+                yield scrapy.Request(
+                    response.urljoin(href.strip()), callback=self.parse, meta={"pagination": True}
+                )
+
+
+__all__ = ["ListingSpider", "page_posts", "node_text"]

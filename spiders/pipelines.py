@@ -1,0 +1,199 @@
+"""Item pipelines: drop duplicates, write raw posts to JSONL, and save to the store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem, NotConfigured
+
+from spiders.extract import canonicalize
+from spiders.items import PostItem, SourceItem
+
+logger = logging.getLogger(__name__)
+
+
+def content_hash(text: str) -> str:
+    """Same hash as ``signalering.post.Post.content_hash``."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class DedupPipeline:
+    """Drop a post already yielded in this crawl: same (source, post_id), or the same
+    canonical URL with the same text (one page reached through two URLs)."""
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+        self.ids: set[tuple[str, str]] = set()
+        self.pages: set[tuple[str, str]] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
+        return cls(crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PostItem):
+            return item
+        self.stats.inc_value("signalering/posts_seen")
+        key = (item.source, item.post_id)
+        page = (canonicalize(item.url), content_hash(item.text))
+        if key in self.ids or page in self.pages:
+            self.stats.inc_value("signalering/duplicates")
+            raise DropItem(f"duplicate post {item.source}/{item.post_id}")
+        self.ids.add(key)
+        self.pages.add(page)
+        return item
+
+
+class JsonlPipeline:
+    """Append raw posts to a JSONL file (``SIGNALERING_OUTPUT``), one flushed line each.
+
+    Posts already in the file with the same text are not written again, so a resumed or
+    repeated crawl into the same file adds only new and edited posts."""
+
+    def __init__(self, path: Path, stats: Any) -> None:
+        self.path = path
+        self.stats = stats
+        self.known: dict[tuple[str, str], str] = {}
+        self.fh: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> JsonlPipeline:
+        output = crawler.settings.get("SIGNALERING_OUTPUT")
+        if not output:
+            raise NotConfigured("no SIGNALERING_OUTPUT")
+        return cls(Path(output), crawler.stats)
+
+    def open_spider(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            with self.path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a line cut short by a killed crawl
+                    key = (str(rec.get("source")), str(rec.get("post_id")))
+                    self.known[key] = content_hash(rec.get("text") or "")
+        self.fh = self.path.open("a", encoding="utf-8")
+        if self.fh.tell() and not self.path.read_bytes().endswith(b"\n"):
+            self.fh.write("\n")  # do not glue onto a half-written line
+
+    def close_spider(self) -> None:
+        if self.fh:
+            self.fh.close()
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PostItem):
+            return item
+        key = (item.source, item.post_id)
+        digest = content_hash(item.text)
+        old = self.known.get(key)
+        if old == digest:
+            self.stats.inc_value("signalering/posts_unchanged")
+            return item
+        self.stats.inc_value(
+            "signalering/posts_new" if old is None else "signalering/posts_updated"
+        )
+        self.known[key] = digest
+        self.fh.write(json.dumps(item.to_record(), ensure_ascii=False) + "\n")
+        self.fh.flush()
+        return item
+
+
+class StorePipeline:
+    """Save posts to the store in batches, after the analysis stages when scoring is on.
+
+    Enabled by ``SIGNALERING_DATABASE_URL``; ``SIGNALERING_SCORE=False`` skips the stages."""
+
+    def __init__(
+        self, database_url: str, *, crawler: Crawler, score: bool, batch_size: int
+    ) -> None:
+        self.database_url = database_url
+        self.crawler = crawler
+        stats = crawler.stats
+        self.stats = stats
+        self.score = score
+        self.batch_size = batch_size
+        self.batch: list[Any] = []
+        self.store: Any = None
+        self.stages: Any = None
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        url = crawler.settings.get("SIGNALERING_DATABASE_URL")
+        if not url:
+            raise NotConfigured("no SIGNALERING_DATABASE_URL")
+        return cls(
+            url,
+            crawler=crawler,
+            score=crawler.settings.getbool("SIGNALERING_SCORE", True),
+            batch_size=crawler.settings.getint("SIGNALERING_BATCH_SIZE", 50),
+        )
+
+    def open_spider(self) -> None:
+        from signalering.store import Store
+
+        self.store = Store.open(self.database_url)
+        if self.score:
+            from signalering.pipeline import Stages
+
+            self.stages = Stages.load()
+        source = self.crawler.spider.source
+        self.store.upsert_source(source.name, source.kind, source.url, {})
+        self.run_id = self.store.start_run(source.name)
+        self.stats.set_value("signalering/run_id", self.run_id)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, SourceItem):
+            self.store.upsert_source(item.name, item.kind, item.url, item.metadata)
+            return item
+        if isinstance(item, PostItem):
+            self.batch.append(item)
+            if len(self.batch) >= self.batch_size:
+                self._flush()
+        return item
+
+    def _flush(self) -> None:
+        if not self.batch:
+            return
+        from signalering.post import Post
+
+        posts = [
+            Post.from_record({**item.to_record(), "id": f"{item.source}:{item.post_id}"})
+            for item in self.batch
+        ]
+        self.batch = []
+        if self.stages is not None:
+            posts = self.stages.process(posts)
+        result = self.store.save_posts(posts, run_id=self.run_id)
+        self.stats.inc_value("signalering/store_new", result.new)
+        self.stats.inc_value("signalering/store_updated", result.updated)
+        self.stats.inc_value("signalering/store_unchanged", result.unchanged)
+
+    def close_spider(self) -> None:
+        try:
+            self._flush()
+            spider = self.crawler.spider
+            removed = getattr(spider, "removed_post_ids", None)
+            if removed:
+                n = self.store.mark_removed(spider.source.name, sorted(removed))
+                self.stats.set_value("signalering/removed", n)
+        finally:
+            if self.run_id is not None:
+                self.store.finish_run(self.run_id, self.summary())
+
+    def summary(self) -> dict[str, Any]:
+        """What ``finish_run`` stores for this run."""
+        get = self.stats.get_value
+        return {
+            "pages": get("response_received_count", 0),
+            "new": get("signalering/store_new", 0),
+            "updated": get("signalering/store_updated", 0),
+            "errors": get("log_count/ERROR", 0),
+        }

@@ -1,0 +1,300 @@
+"""Run crawls in-process: the library entry behind ``signalering crawl`` and ``run``.
+
+``python -m spiders.run --sources sources.yaml [--source NAME] [-o posts.jsonl]`` or ad hoc
+``python -m spiders.run --kind telegram --url http://HOST/s/CHANNEL -o posts.jsonl``.
+Scrapy runs one Twisted reactor per process: call :func:`crawl` once per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import Settings
+
+from signalering.errors import SignaleringError, SourceError
+from spiders.sources import Source, load_sources, parse_source
+
+logger = logging.getLogger(__name__)
+
+SPIDERS = {
+    "telegram": "spiders.telegram.TelegramSpider",
+    "listing": "spiders.listing.ListingSpider",
+    "feed": "spiders.feeds.FeedSpider",
+    "sitemap": "spiders.feeds.SitemapSpider",
+}
+
+
+@dataclass
+class CrawlSummary:
+    """What one source's run did. ``status``: ok, no_public_preview, locked or failed."""
+
+    source: str
+    pages: int
+    posts: int
+    new: int
+    updated: int
+    errors: int
+    duration_s: float
+    status: str = "ok"
+    finish_reason: str | None = None
+    duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    run_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """One human line: ``forum: 12 pages, 30 posts (28 new, 2 updated), 0 errors, 3.1 s``."""
+        return (
+            f"{self.source}: {self.status}, {self.pages} pages, {self.posts} posts "
+            f"({self.new} new, {self.updated} updated), {self.errors} errors, "
+            f"{self.duration_s:.1f} s"
+        )
+
+
+def base_settings() -> Settings:
+    """The project's Scrapy settings (spiders/settings.py)."""
+    settings = Settings()
+    settings.setmodule("spiders.settings", priority="project")
+    return settings
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "source"
+
+
+def adhoc_source(
+    kind: Literal["telegram", "feed", "sitemap", "listing"],
+    url: str | None = None,
+    config: Path | None = None,
+) -> Source:
+    """A Source for a one-off crawl without a sources file.
+
+    >>> adhoc_source("telegram", "http://127.0.0.1:8000/s/news").name
+    'telegram-news'
+    """
+    if kind == "listing":
+        if config is None:
+            raise SourceError("--kind listing needs --config site.yaml describing the site")
+        sources = load_sources(config)
+        if len(sources) != 1:
+            raise SourceError(
+                f"{config}: holds {len(sources)} sources — give one, or use --sources"
+            )
+        return sources[0]
+    if kind not in SPIDERS:
+        raise SourceError(f"unknown kind {kind!r} — use telegram, feed, sitemap or listing")
+    if not url:
+        raise SourceError(f"--kind {kind} needs --url URL")
+    parts = urlsplit(url)
+    data: dict[str, Any] = {"kind": kind, "start_urls": [url]}
+    if kind == "telegram":
+        channel = parts.path.removeprefix("/s/").strip("/").split("/")[0]
+        if not parts.path.startswith("/s/") or not channel:
+            raise SourceError(f"{url} is not a channel preview URL — use https://t.me/s/CHANNEL")
+        data.update(name=_slug(f"telegram-{channel}"), query_allowlist=["before"], max_pages=1000)
+    else:
+        data.update(name=_slug(f"{kind}-{parts.netloc}"))
+    return parse_source(data, origin=f"--url {url}")
+
+
+@contextlib.contextmanager
+def source_lock(lock_dir: Path, name: str) -> Iterator[bool]:
+    """Hold an exclusive, non-blocking lock for ``name``; yields False if another run has it."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with (lock_dir / f"{name}.lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _configure(s: Settings, source: Source, user_agent: str | None) -> None:
+    if source.download_delay is not None:
+        s.set("DOWNLOAD_DELAY", source.download_delay, priority="spider")
+    s.set("CONCURRENT_REQUESTS_PER_DOMAIN", source.concurrency, priority="spider")
+    agent = source.user_agent or user_agent or s.get("USER_AGENT")
+    contact = source.contact or s.get("SIGNALERING_CONTACT")
+    if contact and contact not in agent:
+        agent = f"{agent} ({contact})"
+    s.set("USER_AGENT", agent, priority="spider")
+
+
+def _summary(source: Source, crawler: Crawler, started: float) -> CrawlSummary:
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    spider = crawler.spider
+    status = getattr(spider, "status", "ok") if spider else "failed"
+    store = "signalering/store_new" in stats or "signalering/run_id" in stats
+    posts = stats.get("signalering/posts_seen", 0) - stats.get("signalering/duplicates", 0)
+    if store:
+        new, updated = (
+            stats.get("signalering/store_new", 0),
+            stats.get("signalering/store_updated", 0),
+        )
+    elif "signalering/posts_new" in stats or "signalering/posts_unchanged" in stats:
+        new, updated = (
+            stats.get("signalering/posts_new", 0),
+            stats.get("signalering/posts_updated", 0),
+        )
+    else:
+        new, updated = posts, 0
+    errors = stats.get("log_count/ERROR", 0)
+    skipped = {
+        key.removeprefix("signalering/"): value
+        for key, value in stats.items()
+        if key.startswith(("signalering/skipped", "signalering/dropped"))
+    }
+    robots = stats.get("robotstxt/forbidden", 0)
+    if robots:
+        skipped["robots_forbidden"] = robots
+    too_big = stats.get("downloader/exception_type_count/twisted.internet.defer.CancelledError", 0)
+    if too_big:
+        skipped["too_large"] = too_big
+    if status == "ok" and stats.get("finish_reason") not in (None, "finished"):
+        status = "failed"
+    return CrawlSummary(
+        source=source.name,
+        pages=stats.get("response_received_count", 0),
+        posts=posts,
+        new=new,
+        updated=updated,
+        errors=errors,
+        duration_s=round(time.monotonic() - started, 3),
+        status=status,
+        finish_reason=stats.get("finish_reason"),
+        duplicates=stats.get("signalering/duplicates", 0),
+        skipped=skipped,
+        warnings=list(stats.get("signalering/selector_misses", [])),
+        metadata=dict(stats.get("signalering/source_metadata") or {}),
+        run_id=stats.get("signalering/run_id"),
+    )
+
+
+def crawl(
+    sources: list[Source],
+    *,
+    output: Path | None = None,
+    database_url: str | None = None,
+    score: bool = True,
+    jobdir: Path | None = None,
+    user_agent: str | None = None,
+    settings: dict | None = None,
+    progress: bool = False,
+) -> list[CrawlSummary]:
+    """Crawl ``sources`` in this process and return one summary per source.
+
+    Posts go to ``output`` (JSONL, appended; posts already in it are not repeated) and/or
+    to the store at ``database_url`` (analysed first when ``score``). ``jobdir`` holds one
+    Scrapy JOBDIR and lock per source, so a killed crawl resumes and two runs of one
+    source never overlap. ``settings`` overrides Scrapy settings last.
+    """
+    base = base_settings()
+    if output is not None:
+        base.set("SIGNALERING_OUTPUT", str(output), priority="cmdline")
+    if database_url:
+        base.set("SIGNALERING_DATABASE_URL", database_url, priority="cmdline")
+    base.set("SIGNALERING_SCORE", score, priority="cmdline")
+    if progress:
+        base.set("LOGSTATS_INTERVAL", 10.0, priority="cmdline")
+    process = CrawlerProcess(base)
+    lock_dir = Path(jobdir) if jobdir else Path(".signalering") / "locks"
+    summaries: list[CrawlSummary] = []
+    running: list[tuple[Source, Crawler]] = []
+    with contextlib.ExitStack() as stack:
+        for source in sources:
+            if not source.enabled:
+                continue
+            if not stack.enter_context(source_lock(lock_dir, source.name)):
+                logger.warning("source %s is already being crawled — skipped this run", source.name)
+                summaries.append(CrawlSummary(source.name, 0, 0, 0, 0, 0, 0.0, status="locked"))
+                continue
+            crawler = process.create_crawler(_load(source.kind))
+            _configure(crawler.settings, source, user_agent)
+            if jobdir:
+                crawler.settings.set("JOBDIR", str(Path(jobdir) / source.name), priority="cmdline")
+            for key, value in (settings or {}).items():
+                crawler.settings.set(key, value, priority="cmdline")
+            process.crawl(crawler, source=source)
+            running.append((source, crawler))
+        started = time.monotonic()
+        if running:
+            process.start()
+        for source, crawler in running:
+            summaries.append(_summary(source, crawler, started))
+    return summaries
+
+
+def _load(kind: str) -> type:
+    from scrapy.utils.misc import load_object
+
+    return load_object(SPIDERS[kind])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry (``python -m spiders.run``); prints one JSON summary per source."""
+    p = argparse.ArgumentParser(prog="python -m spiders.run", description=__doc__)
+    p.add_argument("--sources", type=Path)
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--base-url", help="replaces {base_url} in the sources file")
+    p.add_argument("--kind", choices=sorted(SPIDERS))
+    p.add_argument("--url")
+    p.add_argument("--config", type=Path)
+    p.add_argument("-o", "--output", type=Path)
+    p.add_argument("--database-url")
+    p.add_argument("--no-score", action="store_true")
+    p.add_argument("--jobdir", type=Path)
+    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
+    args = p.parse_args(argv)
+    try:
+        if args.kind:
+            sources = [adhoc_source(args.kind, args.url, args.config)]
+        elif args.sources:
+            sources = load_sources(args.sources, base_url=args.base_url)
+            if args.source:
+                unknown = set(args.source) - {s.name for s in sources}
+                if unknown:
+                    raise SourceError(f"{args.sources}: no source named {sorted(unknown)[0]}")
+                sources = [s for s in sources if s.name in args.source]
+        else:
+            raise SourceError("give --sources FILE or --kind KIND --url URL")
+        overrides = dict(item.split("=", 1) for item in args.set)
+        summaries = crawl(
+            sources,
+            output=args.output,
+            database_url=args.database_url,
+            score=not args.no_score,
+            jobdir=args.jobdir,
+            settings=overrides,
+        )
+    except SignaleringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for summary in summaries:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False), flush=True)
+    return 0 if all(s.status == "ok" and not s.errors for s in summaries) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

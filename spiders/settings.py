@@ -1,0 +1,60 @@
+"""Scrapy settings for the signalering spiders: polite by default.
+
+Tests and ``signalering crawl`` may lower the delays for 127.0.0.1 through settings;
+robots.txt is never switched off.
+"""
+
+from __future__ import annotations
+
+from spiders.sources import DEFAULT_USER_AGENT
+
+BOT_NAME = "signalering"
+SPIDER_MODULES = ["spiders.telegram", "spiders.listing", "spiders.feeds"]
+NEWSPIDER_MODULE = "spiders"
+
+# Politeness.
+ROBOTSTXT_OBEY = True
+USER_AGENT = DEFAULT_USER_AGENT
+SIGNALERING_CONTACT = None  # appended to USER_AGENT, e.g. "mailto:crawl@example.org"
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# Bounds: hostile or broken sites must not exhaust us.
+DOWNLOAD_MAXSIZE = 4 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 1024 * 1024
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 5
+# Link depth is bounded per source by CrawlGuardMiddleware (pagination does not count).
+DEPTH_LIMIT = 0
+DEPTH_PRIORITY = 0
+
+SPIDER_MIDDLEWARES = {
+    "spiders.journal.RequestJournal": 50,
+    "spiders.middlewares.CrawlGuardMiddleware": 950,
+}
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.middlewares.ContentTypeMiddleware": 560,
+}
+ITEM_PIPELINES = {
+    "spiders.pipelines.DedupPipeline": 100,
+    "spiders.pipelines.JsonlPipeline": 800,
+    "spiders.pipelines.StorePipeline": 900,
+}
+
+# Our own settings (set by spiders.run.crawl or `scrapy crawl -s NAME=VALUE`).
+SIGNALERING_OUTPUT = None  # JSONL file for raw posts
+SIGNALERING_DATABASE_URL = None  # store URL; enables StorePipeline
+SIGNALERING_SCORE = True  # run the analysis stages before storing
+SIGNALERING_BATCH_SIZE = 50
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

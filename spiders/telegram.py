@@ -1,0 +1,180 @@
+"""Telegram public channel preview (``https://t.me/s/<channel>``)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import scrapy
+from scrapy.http import Response
+
+from spiders.base import SourceSpider
+from spiders.extract import node_text, parse_date
+from spiders.items import SourceItem
+
+logger = logging.getLogger(__name__)
+
+_BG_URL = re.compile(r"background-image:\s*url\(['\"]?([^'\")]+)")
+
+
+def parse_count(value: str | None) -> int | None:
+    """``"1.2K"`` → 1200, ``"3M"`` → 3000000, ``"12 345"`` → 12345."""
+    if not value:
+        return None
+    value = value.strip().replace(" ", "").replace(",", "").upper()
+    match = re.fullmatch(r"([\d.]+)([KM]?)", value)
+    if not match:
+        return None
+    number = float(match.group(1)) * {"": 1, "K": 1_000, "M": 1_000_000}[match.group(2)]
+    return int(round(number))
+
+
+class TelegramSpider(SourceSpider):
+    """Every message of a public channel preview, newest first, paging back with ``?before=``.
+
+    Stops at ``source.until`` (a date) or ``source.max_posts``; a set of seen message ids
+    keeps an overlapping page or a missing "load more" link from looping or leaving a gap.
+    """
+
+    name = "telegram"
+    kind = "telegram"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen_ids: set[int] = set()
+        self.emitted = 0
+        self.status = "ok"
+        until = self.source.until
+        self.until = datetime.fromisoformat(parse_date(until) or "") if until else None
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        path = urlsplit(response.url).path
+        if not path.startswith("/s/"):
+            self.status = "no_public_preview"
+            self.crawler.stats.set_value("signalering/status", self.status)
+            logger.error(
+                "telegram source %s has no public preview: %s redirected to %s — the channel "
+                "is private, renamed or has previews disabled",
+                self.source.name,
+                (response.meta.get("redirect_urls") or [response.url])[0],
+                response.url,
+            )
+            return
+        if response.meta.get("first", True):
+            yield self._channel_info(response)
+        messages = response.css("div.tgme_widget_message[data-post]")
+        ids_on_page: list[int] = []
+        new_on_page = 0
+        stop = False
+        for msg in messages:
+            data_post = msg.attrib["data-post"]
+            try:
+                msg_id = int(data_post.rsplit("/", 1)[1])
+            except (IndexError, ValueError):
+                continue
+            ids_on_page.append(msg_id)
+            if msg_id in self.seen_ids:
+                self.crawler.stats.inc_value("signalering/telegram_overlap")
+                continue
+            self.seen_ids.add(msg_id)
+            new_on_page += 1
+            item = self._message(response, msg, msg_id)
+            posted = item.posted_at and datetime.fromisoformat(item.posted_at)
+            if self.until and posted and posted < self.until:
+                stop = True
+                continue
+            if self.source.max_posts and self.emitted >= self.source.max_posts:
+                stop = True
+                break
+            self.emitted += 1
+            yield item
+        if stop or not new_on_page:
+            return  # done, or a page of only seen messages (a loop)
+        oldest = min(ids_on_page)
+        if oldest <= 1:
+            return
+        if response.meta.get("before") is not None and oldest >= response.meta["before"]:
+            return  # the page did not go back: a broken or looping "load more"
+        # Page from the oldest id we hold rather than the page's own "load more" link, so a
+        # page without the link, or a link that skips ahead, leaves no gap.
+        parts = urlsplit(response.url)
+        next_url = urlunsplit((parts.scheme, parts.netloc, parts.path, f"before={oldest}", ""))
+        yield scrapy.Request(
+            next_url,
+            callback=self.parse,
+            meta={"first": False, "before": oldest, "pagination": True},
+        )
+
+    def _channel_info(self, response: Response) -> SourceItem:
+        counters = {}
+        for counter in response.css(".tgme_channel_info_counter"):
+            kind = (counter.css(".counter_type::text").get() or "").strip()
+            counters[kind] = parse_count(counter.css(".counter_value::text").get())
+        desc = response.css(".tgme_channel_info_description")
+        metadata = {
+            "title": (response.css(".tgme_channel_info_header_title *::text").get() or "").strip()
+            or None,
+            "username": (response.css(".tgme_channel_info_header_username a::text").get() or "")
+            .strip()
+            .lstrip("@")
+            or None,
+            "description": node_text(desc[0]) if desc else None,
+            "subscribers": counters.get("subscribers") or counters.get("subscriber"),
+            "counters": counters,
+            "preview": True,
+        }
+        self.crawler.stats.set_value("signalering/source_metadata", metadata)
+        return SourceItem(self.source.name, self.kind, self.source.url, metadata)
+
+    def _message(self, response: Response, msg: Any, msg_id: int) -> Any:
+        text_node = msg.css(".tgme_widget_message_bubble > .tgme_widget_message_text")
+        text = node_text(text_node[0]) if text_node else ""
+        link = msg.css("a.tgme_widget_message_date::attr(href)").get()
+        url = response.urljoin(link) if link else f"{response.url}#{msg_id}"
+        extras: dict[str, Any] = {
+            "views": parse_count(msg.css(".tgme_widget_message_views::text").get()),
+            "channel": msg.attrib["data-post"].rsplit("/", 1)[0],
+        }
+        fwd = msg.css(".tgme_widget_message_forwarded_from_name")
+        if fwd:
+            extras["forwarded_from"] = " ".join(fwd.css("::text").getall()).strip() or None
+            extras["forwarded_from_url"] = fwd.attrib.get("href")
+        else:
+            extras["forwarded_from"] = None
+        previews = []
+        for prev in msg.css("a.tgme_widget_message_link_preview"):
+            previews.append(
+                {
+                    "url": prev.attrib.get("href"),
+                    "site": (prev.css(".link_preview_site_name::text").get() or "").strip() or None,
+                    "title": (prev.css(".link_preview_title::text").get() or "").strip() or None,
+                    "description": node_text(prev.css(".link_preview_description")[0])
+                    if prev.css(".link_preview_description")
+                    else None,
+                }
+            )
+        if previews:
+            extras["link_previews"] = previews
+        photos = [
+            m.group(1)
+            for style in msg.css("a.tgme_widget_message_photo_wrap::attr(style)").getall()
+            if (m := _BG_URL.search(style))
+        ]
+        if photos:
+            extras["photos"] = photos
+        meta_text = " ".join(msg.css(".tgme_widget_message_meta ::text").getall()).lower()
+        extras["edited"] = "edited" in meta_text
+        author = msg.css(".tgme_widget_message_from_author::text").get()
+        return self.post(
+            response,
+            url=url,
+            post_id=str(msg_id),
+            text=text,
+            posted_at=parse_date(msg.css("time::attr(datetime)").get()),
+            author=author.strip() if author else None,
+            extras=extras,
+        )
