@@ -171,7 +171,9 @@ def migrate(engine: Engine) -> None:
         return
     cfg = alembic_config(engine)
     try:
-        with engine.connect() as conn:
+        # SQLite: take the write lock before alembic reads its version table, so a
+        # second process waits for the first instead of failing on a lock upgrade.
+        with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 conn.commit()

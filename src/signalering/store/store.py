@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, delete, func, literal_column, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from signalering.errors import InputError, StoreError
@@ -43,6 +43,7 @@ _KIND_OF_KEY = {
 _KEY_OF_KIND = {kind: key for key, kind in _KIND_OF_KEY.items()}
 _PSEUDONYMISED_KINDS = ("phone", "handle")
 UNVERSIONED = "unversioned"
+_SAVE_ATTEMPTS = 3
 
 
 class SaveResult(NamedTuple):
@@ -157,9 +158,24 @@ class Store:
         its previous text kept in ``post_versions``; a removed post that reappears is
         unmarked.
         """
+        batch = list(posts)
+        for attempt in range(1, _SAVE_ATTEMPTS + 1):
+            try:
+                counts = self._save_once(batch, run_id)
+                break
+            except StoreError as exc:
+                # Two writers inserting the same new post at once: the loser retries and
+                # then finds the winner's row (PostgreSQL; SQLite writers queue instead).
+                if not isinstance(exc.__cause__, IntegrityError) or attempt == _SAVE_ATTEMPTS:
+                    raise
+                logger.info("concurrent insert of the same post; retrying batch (%s)", attempt)
+        logger.debug("saved posts: %s new, %s updated, %s unchanged", *vars(counts).values())
+        return SaveResult(counts.new, counts.updated, counts.unchanged)
+
+    def _save_once(self, batch: list[Post], run_id: int | None) -> _Counts:
         counts = _Counts()
         with self._session(write=True) as session:
-            for post in posts:
+            for post in batch:
                 row, state = self._upsert_post(session, post)
                 setattr(counts, state, getattr(counts, state) + 1)
                 self._write_stage_outputs(session, row.id, post)
@@ -172,8 +188,7 @@ class Store:
                         posts_updated=CrawlRun.posts_updated + counts.updated,
                     )
                 )
-        logger.debug("saved posts: %s new, %s updated, %s unchanged", *vars(counts).values())
-        return SaveResult(counts.new, counts.updated, counts.unchanged)
+        return counts
 
     def _find(self, session: Session, post: Post, content_hash: str) -> PostRow | None:
         if post.post_id is not None:
@@ -543,6 +558,31 @@ class Store:
             pairs = session.execute(query).all()
             rows = [p for p, _ in pairs]
             return self._to_posts(session, rows, {p.id: s for p, s in pairs})
+
+    def search(self, query: str, *, limit: int = 50) -> list[Post]:
+        """Posts containing every word of ``query``, newest first.
+
+        PostgreSQL uses its full-text index (``simple`` configuration, as posts are
+        multilingual); SQLite matches each word as a case-insensitive substring.
+        """
+        words = query.split()
+        if not words:
+            return []
+        stmt = select(PostRow).order_by(PostRow.id.desc()).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            # The config must be a literal so the planner matches ix_posts_text_fts.
+            simple = literal_column("'simple'::regconfig")
+            stmt = stmt.where(
+                func.to_tsvector(simple, PostRow.text).op("@@")(
+                    func.plainto_tsquery(simple, " ".join(words))
+                )
+            )
+        else:
+            for word in words:
+                escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                stmt = stmt.where(func.lower(PostRow.text).like(f"%{escaped}%", escape="\\"))
+        with self._session() as session:
+            return self._to_posts(session, list(session.scalars(stmt)))
 
     def counts(self) -> list[dict]:
         """Rows ``{label, lang, flagged, posts}`` over each post's latest score (None: unscored)."""
