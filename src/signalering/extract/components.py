@@ -132,6 +132,9 @@ def _regions(doc: Doc) -> list[str]:
     for place in doc.user_data["entities"]["places"]:
         if place.get("country"):
             out.append(place["country"])
+    for price in doc.user_data["entities"]["prices"]:
+        if price["currency"] not in ("EUR", "USD"):  # ISO 4217 starts with the country
+            out.append(price["currency"][:2])
     lang = doc.user_data.get("lang") or ""
     by_lang = rules.data["regions_by_lang"]
     out.extend(by_lang.get(lang) or by_lang.get(lang.split("-")[0]) or [])
@@ -190,17 +193,29 @@ def handles_component(doc: Doc) -> Doc:
         for m in pattern.finditer(text):
             if not _taken(doc, *m.span()):
                 emit(platform, m.group(1), *m.span())
-    for m in rules.label_re.finditer(text):
+    label_words = _label_words(rules, text)
+    for lab in label_words:
+        m = rules.label_tail_re.match(text, lab.end())
+        if m is None:
+            continue
         value = m.group("value")
         if value[0].isdigit() or value[0] == "+" or _taken(doc, *m.span("value")):
             continue  # a number after "whatsapp:" is a phone; the phone rule reads it
-        explicit = m.group("at") or ":" in m.group("gap") or re.search(r"[\d_.]", value)
-        if not explicit:
+        if value in rules.label_platform or value in rules.handle_stopwords:
             continue
-        platform = rules.label_platform[m.group("label")]
+        platform = rules.label_platform[lab.group(0)]
+        if platform in rules.numeric_platforms:
+            continue  # WhatsApp, Viber, IMO have no user names: a word here is prose
+        explicit = m.group("at") or ":" in m.group("gap") or re.search(r"[\d_.]", value)
+        if not explicit and not rules.data["platforms"][platform].get("bare_word_handles"):
+            continue
         start = m.start("at") if m.group("at") else m.start("value")
         emit(platform, value, start, m.end("value"))
-    labels = [(m.start(), rules.label_platform[m.group(0)]) for m in _label_words(rules, text)]
+    labels = [
+        (lab.start(), rules.label_platform[lab.group(0)])
+        for lab in label_words
+        if rules.label_platform[lab.group(0)] not in rules.numeric_platforms
+    ]
     for m in rules.at_re.finditer(text):
         if _taken(doc, *m.span()):
             continue
@@ -221,14 +236,37 @@ def _label_words(rules: Rules, text: str) -> list[re.Match[str]]:
     return list(_LABEL_WORDS[key].finditer(text))
 
 
-def _valid(number: str, region: str | None) -> str | None:
+_MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def _parse(number: str, region: str | None) -> tuple[str, bool] | None:
+    """``(E.164, is_mobile)`` when ``number`` is valid in ``region``."""
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
-    if phonenumbers.is_valid_number(parsed):
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.number_type(parsed) in _MOBILE
+
+
+def _valid(number: str, region: str | None) -> str | None:
+    found = _parse(number, region)
+    return found[0] if found else None
+
+
+def _national(digits: str, regions: list[str], *, mobile_only: bool) -> str | None:
+    """The number in the first region where it is a mobile, else the first where it is valid."""
+    first = None
+    for region in regions:
+        found = _parse(digits, region)
+        if found is None:
+            continue
+        if found[1]:
+            return found[0]
+        first = first or found[0]
+    return None if mobile_only else first
 
 
 @Language.component("signalering_phones_v1")
@@ -279,22 +317,16 @@ def _phone(digits: str, plus: bool, cue: bool, whole: bool, regions: list[str]) 
     if digits.startswith("00"):
         return _valid("+" + digits[2:], None)
     if digits.startswith("0"):
-        for region in regions:
-            value = _valid(digits, region)
-            if value:
-                return value
-        return None
+        return _national(digits, regions, mobile_only=False)
     # A bare number: believable as international when long and standing alone,
-    # as national only right after a phone word.
+    # as a national mobile when it stands alone, as any national number right
+    # after a phone word.
     if cue or (whole and len(digits) >= 11):
         value = _valid("+" + digits, None)
         if value:
             return value
-    if cue:
-        for region in regions:
-            value = _valid(digits, region)
-            if value:
-                return value
+    if whole and len(digits) >= 8:
+        return _national(digits, regions, mobile_only=not cue)
     return None
 
 

@@ -50,7 +50,8 @@ class Place:
 class Rules:
     data: dict[str, Any]
     link_res: list[tuple[str, re.Pattern[str]]]
-    label_re: re.Pattern[str]
+    label_tail_re: re.Pattern[str]
+    handle_stopwords: frozenset[str]
     label_platform: dict[str, str]
     at_re: re.Pattern[str]
     numeric_platforms: frozenset[str]
@@ -105,9 +106,9 @@ def load_rules(gazetteer: str | None = None) -> Rules:
         if spec.get("numeric"):
             numeric.add(platform)
     gap = data["label_gap"]
-    label_re = re.compile(
-        rf"{_WORD_CHAR_LEFT}(?P<label>{_alternation(list(label_platform))}){_WORD_CHAR_RIGHT}"
+    label_tail_re = re.compile(
         rf"(?P<gap>{gap})(?P<at>@?)(?P<value>[a-z][a-z0-9_.]{{2,31}}[a-z0-9_]|\+?[0-9][0-9 \-]{{6,18}}[0-9])"
+        r"(?![\w@])"
     )
     at_re = re.compile(r"(?<![\w.@/])@(?P<value>[a-z][a-z0-9_.]{2,31}[a-z0-9_])(?![\w@])")
     # --- prices
@@ -126,7 +127,7 @@ def load_rules(gazetteer: str | None = None) -> Rules:
     mult = _alternation(list(multiplier_of))
     amount = r"\d{1,3}(?:[.,' ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
     price_re = re.compile(
-        rf"(?<![\w.,])(?:(?P<cur1>{cur})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
+        rf"(?<![\da-z.,])(?:(?P<cur1>{cur})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
         rf"|(?P<amt2>{amount})(?:\s?(?P<mult2>{mult})(?![^\W\d_]))?\s?(?P<cur2>{cur}))"
         rf"(?![^\W\d_])"
     )
@@ -187,7 +188,8 @@ def load_rules(gazetteer: str | None = None) -> Rules:
     return Rules(
         data=data,
         link_res=link_res,
-        label_re=label_re,
+        label_tail_re=label_tail_re,
+        handle_stopwords=frozenset(_norm(w) for w in data.get("handle_stopwords") or []),
         label_platform=label_platform,
         at_re=at_re,
         numeric_platforms=frozenset(numeric),
