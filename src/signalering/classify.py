@@ -40,8 +40,10 @@ logger = logging.getLogger(__name__)
 Features = Literal["tfidf", "tfidf+embed"]
 MODEL_FILE = "model.skops"
 META_FILE = "model.json"
-# Custom types a saved model may contain; anything else is refused at load.
-_TRUSTED_PREFIXES = ("signalering.classify.",)
+# Types a saved model may contain beyond skops' defaults: scikit-learn's own
+# (private helpers included), numpy/scipy, and our module. Anything else (a
+# builtin like eval, os.system, another package's code) is refused at load.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "signalering.classify.")
 _WORD_RE = r"(?u)\b\w\w*\b"
 
 

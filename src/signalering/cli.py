@@ -123,6 +123,26 @@ def _open_out(path: Path | None) -> Iterator[IO[str]]:
         raise SignaleringError(f"cannot write {path}: {exc.strerror}") from exc
 
 
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[Any]:
+    """A live count on stderr for long runs; silent when quiet or not a terminal."""
+    if state.quiet or not err_console.is_terminal:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (SpinnerColumn(), TextColumn(what), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(what, total=None)
+        yield lambda n: bar.advance(task, n)
+
+
 def _report_skipped(n_skipped: int, n_read: int) -> None:
     if n_skipped:
         err_console.print(f"skipped {n_skipped} bad line(s), processed {n_read}")
@@ -138,10 +158,11 @@ def _transform(input: Path | None, output: Path | None, stages: Any) -> None:
     def on_error(err: Exception) -> None:
         err_console.print(str(err), markup=False)
 
-    with _open_in(input) as (fh, name), _open_out(output) as out:
+    with _open_in(input) as (fh, name), _open_out(output) as out, _progress("posts") as advance:
         posts = read_posts(fh, name=name, report=report, on_error=on_error)
         for batch in iter_batches(posts, 256):
             write_posts(stages.process(batch), out)
+            advance(len(batch))
     if not state.quiet and output is not None:
         err_console.print(f"wrote {report.read} posts to {output}")
     _report_skipped(len(report.skipped), report.read)
