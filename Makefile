@@ -16,22 +16,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+MODEL := models/default/model.skops
 
-demo: $(STAMP)
+# The default model is trained from annotaties/ (seeded, about a minute).
+$(MODEL): $(STAMP) annotaties/corpus.jsonl
+	$(BIN)/signalering --quiet train
+
+install: $(STAMP) $(MODEL)
+
+demo: install
 	$(BIN)/signalering demo
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check src spiders tests benchmarks
 	$(BIN)/ruff format --check src spiders tests benchmarks
 
 test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: install
 	$(BIN)/python -m benchmarks
 
-evaluate: $(STAMP)
+evaluate: install
 	$(BIN)/signalering evaluate
 
 clean:

@@ -168,6 +168,11 @@ class Classifier:
         groups = [r.get("family") or r.get("id") or str(i) for i, r in enumerate(records)]
         pipe = build_estimator(features, random_state=random_state, cv=grouped_folds(groups))
         pipe.fit(texts, labels)
+        for _, part in pipe.named_steps["features"].transformer_list:
+            # The n-grams pruned by min_df/max_features: only for introspection,
+            # and most of the file size (sklearn documents removing it).
+            if hasattr(part, "stop_words_"):
+                del part.stop_words_
         created = dt.datetime.now(dt.UTC).replace(microsecond=0)
         meta = {
             "name": name,
