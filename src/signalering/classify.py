@@ -18,6 +18,7 @@ import json
 import logging
 import platform
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +115,7 @@ def build_estimator(
     return Pipeline(
         [
             ("features", FeatureUnion(parts)),
-            ("clf", CalibratedClassifierCV(linear, method="sigmoid", cv=cv, ensemble=True)),
+            ("clf", CalibratedClassifierCV(linear, method="sigmoid", cv=cv, ensemble=False)),
         ]
     )
 
@@ -194,7 +195,7 @@ class Classifier:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        sio.dump(self.pipeline, folder / MODEL_FILE)
+        sio.dump(self.pipeline, folder / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
         (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n")
         return folder
 
