@@ -14,8 +14,9 @@ while the surface form varies per variant:
     {price:3500 EUR}                 amount and ISO 4217 code
     {place:Zuwara} / {place:Lampedusa|لامبيدوزا}   canonical gazetteer name [| surface form]
 
-Do not write the platform word before a handle slot: the generator adds it ("t.me/x",
-"insta: x", "wa.me/…"). Every place name in the text must be a slot, or the gold misses it;
+The generator adds the platform cue to a handle ("t.me/x", "insta: x", "wa.me/…"); when the
+text already names the platform right before the slot ("telegram {handle:...}"), it renders
+the bare "@x" / "x". Every place name in the text must be a slot, or the gold misses it;
 the build warns about gazetteer names it finds outside slots.
 """
 
@@ -498,8 +499,19 @@ HANDLE_FORMS = {
 }  # fmt: skip
 
 
-def render_handle(platform: str, value: str, rng: random.Random) -> str:
+# A platform word right before the slot ("telegram {handle:...}"): render the bare handle.
+PLATFORM_CUE_RE = re.compile(
+    r"(telegram|telegramm?|tg|whats(app)?|wa|insta(gram)?|ig|snap(chat)?|tiktok|facebook|fb|signal"
+    r"|viber|imo|تلغرام|تليجرام|تيليجرام|تلگرام|واتس(اب)?|واتساب|انستا|سناب|فايبر|ایمو|ایتا"
+    r"|телеграм+|тг|инста|інста|вайбер|вотсап|ватсап|ቴሌግራም)\W{0,3}$",
+    re.IGNORECASE,
+)
+
+
+def render_handle(platform: str, value: str, rng: random.Random, *, cued: bool = False) -> str:
     """One surface form of a handle; the gold value stays lower-case without @."""
+    if cued and not (platform == "whatsapp" and value.isdigit()):
+        return rng.choice(["@{v}", "{v}", "@{v}"]).format(v=value)
     if platform == "whatsapp" and value.isdigit():
         form = rng.choice(["wa.me/{v}", "https://wa.me/{v}", "wa.me/{v}"])
     else:
@@ -608,7 +620,8 @@ def render_variant(fam: Family, variant: int, places: dict[str, dict], seed: int
                 phones.append(number)
         elif part.kind == "handle":
             platform, value = part.value
-            pieces.append(render_handle(platform, value, rng))
+            cued = bool(pieces) and bool(PLATFORM_CUE_RE.search(pieces[-1]))
+            pieces.append(render_handle(platform, value, rng, cued=cued))
             gold = {"platform": platform, "value": value}
             if gold not in handles:
                 handles.append(gold)
