@@ -209,13 +209,15 @@ def _latin_rules(text: str, words: list[str]) -> Language | None:
     r = _rules()["latin"]
     arabizi = sum(1 for w in words if r["arabizi_digit_re"].fullmatch(w)) * 2
     arabizi += sum(w in r["arabizi_words"] for w in words)
-    if arabizi >= r["arabizi_min"] and arabizi >= 0.25 * len(words):
-        return Language("ar-Latn", round(min(0.95, 0.5 + arabizi / (2 * len(words))), 3))
+    kmr = 0
     if not any(c in text for c in r["tr_only_letters"]):
         kmr = sum(w in r["kmr_words"] for w in words)
         kmr += sum(1 for c in text if c in r["kmr_letters"]) // 2
-        if kmr >= r["kmr_min"] and kmr >= 0.25 * len(words):
-            return Language("kmr", round(min(0.95, 0.5 + kmr / (2 * len(words))), 3))
+    # Kurmanji and Arabizi share short words (li, bi, min): the stronger evidence wins.
+    if kmr > arabizi and kmr >= r["kmr_min"] and kmr >= r["kmr_share"] * len(words):
+        return Language("kmr", round(min(0.95, 0.5 + kmr / (2 * len(words))), 3))
+    if arabizi >= r["arabizi_min"] and arabizi >= r["arabizi_share"] * len(words):
+        return Language("ar-Latn", round(min(0.95, 0.5 + arabizi / (2 * len(words))), 3))
     return None
 
 
