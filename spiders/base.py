@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,10 @@ class SourceSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.source = self._resolve(source, sources, url, config)
         self.allowed_domains = list(self.source.allowed_domains)
-        self.removed_post_ids: set[str] = set()
+        # For removal detection: pages whose posts we read in full, and what we found there.
+        self.item_pages: set[str] = set()
+        self.gone_pages: set[str] = set()
+        self.emitted_ids: set[str] = set()
 
     def _resolve(
         self, source: Source | str | None, sources: str | None, url: str | None, config: str | None
@@ -61,9 +64,22 @@ class SourceSpider(scrapy.Spider):
             return adhoc_source(self.kind, url)  # type: ignore[arg-type]
         raise SourceError(f"spider {self.name}: give -a url=URL or -a sources=FILE -a source=NAME")
 
+    def removed_post_ids(self, stored: Iterable[tuple[str, str | None]]) -> set[str]:
+        """Of the stored ``(post_id, url)`` pairs, those this crawl shows to be gone: their page
+        was read in full (or answered 404/410) and no longer holds them."""
+        removed = set()
+        for post_id, url in stored:
+            page = (url or "").split("#", 1)[0]
+            if post_id in self.emitted_ids:
+                continue
+            if page in self.gone_pages or (page in self.item_pages and "#" in (url or "")):
+                removed.add(post_id)
+        return removed
+
     def post(self, response: scrapy.http.Response | None, **fields: Any) -> PostItem:
         """A PostItem of this source, stamped with the fetch time."""
         extras = fields.pop("extras", {}) or {}
+        self.emitted_ids.add(str(fields.get("post_id")))
         return PostItem(
             source=self.source.name, kind=self.kind, fetched_at=now_iso(), extras=extras, **fields
         )

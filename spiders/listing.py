@@ -107,6 +107,8 @@ class ListingSpider(SourceSpider):
 
     name = "listing"
     kind = "listing"
+    # A detail page that now answers 404/410 marks its post as removed.
+    handle_httpstatus_list = [404, 410]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -116,8 +118,7 @@ class ListingSpider(SourceSpider):
                 allow=rule.allow,
                 deny=rule.deny,
                 restrict_css=rule.restrict_css or (),
-                allow_domains=src.allowed_domains,
-            )
+            )  # off-site links are dropped by Scrapy's OffsiteMiddleware (allowed_domains)
             for rule in src.follow
         ]
         self.item_pattern = (
@@ -151,13 +152,18 @@ class ListingSpider(SourceSpider):
                 self._report_miss(f"item.fields.{name}", spec, response.url)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if response.status in (404, 410):
+            self.gone_pages.add(canonicalize(response.url, self.source.query_allowlist))
+            return
         if not isinstance(response, TextResponse):
             return
         rule = self.source.item
         if rule and (self.item_pattern is None or self.item_pattern.search(response.url)):
             if not self.checked_items:
                 self._check_selectors(response)
-            yield from page_posts(self, response, rule)
+            posts = page_posts(self, response, rule)
+            self.item_pages.add(_canonical_page(response, self.source.query_allowlist))
+            yield from posts
         for extractor in self.extractors:
             for link in extractor.extract_links(response):
                 yield scrapy.Request(link.url, callback=self.parse)

@@ -114,7 +114,7 @@ class ContentTypeMiddleware:
         if not self._is_text(headers):
             raise StopDownload(fail=False)
 
-    def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
+    def process_response(self, request: Request, response: Response) -> Response:
         if not self._is_text(response.headers):
             self.stats.inc_value("signalering/skipped_non_html")
             logger.debug(

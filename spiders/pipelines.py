@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
@@ -139,7 +140,8 @@ class StorePipeline:
     def open_spider(self) -> None:
         from signalering.store import Store
 
-        self.store = Store.open(self.database_url)
+        self.store = Store.open(self.database_url, pseudonym_key=self._pseudonym_key())
+        self.crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         if self.score:
             from signalering.pipeline import Stages
 
@@ -176,24 +178,44 @@ class StorePipeline:
         self.stats.inc_value("signalering/store_updated", result.updated)
         self.stats.inc_value("signalering/store_unchanged", result.unchanged)
 
-    def close_spider(self) -> None:
+    def _pseudonym_key(self) -> bytes | None:
+        key = self.crawler.settings.get("SIGNALERING_PSEUDONYM_KEY")
+        if key:
+            return key.encode("utf-8") if isinstance(key, str) else key
         try:
-            self._flush()
-            spider = self.crawler.spider
-            removed = getattr(spider, "removed_post_ids", None)
-            if removed:
-                n = self.store.mark_removed(spider.source.name, sorted(removed))
-                self.stats.set_value("signalering/removed", n)
+            from signalering.config import load_config
+
+            return load_config().pseudonym_key()
+        except Exception as exc:  # no config: the store keeps contacts unlinked
+            logger.warning("no pseudonym key (%s); contacts are stored without pseudonyms", exc)
+            return None
+
+    def close_spider(self) -> None:
+        self._flush()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        """Mark removed posts (only after a complete crawl) and close the run with its summary."""
+        try:
+            if reason == "finished" and hasattr(spider, "removed_post_ids"):
+                stored = [
+                    (p.post_id, p.url)
+                    for p in self.store.iter_posts(source=spider.source.name)
+                    if p.post_id is not None
+                ]
+                removed = spider.removed_post_ids(stored)
+                if removed:
+                    n = self.store.mark_removed(spider.source.name, sorted(removed))
+                    self.stats.set_value("signalering/removed", n)
         finally:
             if self.run_id is not None:
-                self.store.finish_run(self.run_id, self.summary())
+                self.store.finish_run(self.run_id, self.summary(reason))
+            self.store.close()
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, reason: str) -> dict[str, Any]:
         """What ``finish_run`` stores for this run."""
-        get = self.stats.get_value
-        return {
-            "pages": get("response_received_count", 0),
-            "new": get("signalering/store_new", 0),
-            "updated": get("signalering/store_updated", 0),
-            "errors": get("log_count/ERROR", 0),
-        }
+        from spiders.run import summarise
+
+        summary = summarise(self.crawler.spider.source, self.crawler, reason=reason)
+        record = summary.to_dict()
+        record.update(posts_new=summary.new, posts_updated=summary.updated)
+        return record

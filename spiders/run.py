@@ -142,11 +142,22 @@ def _configure(s: Settings, source: Source, user_agent: str | None) -> None:
     s.set("USER_AGENT", agent, priority="spider")
 
 
-def _summary(source: Source, crawler: Crawler, started: float) -> CrawlSummary:
-    stats = crawler.stats.get_stats() if crawler.stats else {}
+def summarise(
+    source: Source, crawler: Crawler, *, started: float | None = None, reason: str | None = None
+) -> CrawlSummary:
+    """The summary of one crawler's run, from its own stats."""
+    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    if reason and "finish_reason" not in stats:
+        stats["finish_reason"] = reason
+    if "elapsed_time_seconds" not in stats and stats.get("start_time"):
+        from datetime import UTC, datetime
+
+        start = stats["start_time"]
+        now = datetime.now(UTC) if start.tzinfo else datetime.now()
+        stats["elapsed_time_seconds"] = (now - start).total_seconds()
     spider = crawler.spider
     status = getattr(spider, "status", "ok") if spider else "failed"
-    store = "signalering/store_new" in stats or "signalering/run_id" in stats
+    store = "signalering/run_id" in stats
     posts = stats.get("signalering/posts_seen", 0) - stats.get("signalering/duplicates", 0)
     if store:
         new, updated = (
@@ -160,7 +171,26 @@ def _summary(source: Source, crawler: Crawler, started: float) -> CrawlSummary:
         )
     else:
         new, updated = posts, 0
-    errors = stats.get("log_count/ERROR", 0)
+    # Counted from this crawler's own stats: log_count/ERROR is shared by every crawler
+    # in the process.
+    too_big = sum(
+        v
+        for k, v in stats.items()
+        if k.startswith("downloader/exception_type_count/") and "Cancelled" in k
+    )
+    ignored = sum(
+        v
+        for k, v in stats.items()
+        if k.startswith("downloader/exception_type_count/") and "IgnoreRequest" in k
+    )
+    errors = (
+        stats.get("downloader/exception_count", 0)
+        - too_big
+        - ignored
+        + stats.get("spider_exceptions/count", 0)
+        + stats.get("signalering/errors", 0)
+        + sum(v for k, v in stats.items() if k.startswith("downloader/response_status_count/5"))
+    )
     skipped = {
         key.removeprefix("signalering/"): value
         for key, value in stats.items()
@@ -169,7 +199,6 @@ def _summary(source: Source, crawler: Crawler, started: float) -> CrawlSummary:
     robots = stats.get("robotstxt/forbidden", 0)
     if robots:
         skipped["robots_forbidden"] = robots
-    too_big = stats.get("downloader/exception_type_count/twisted.internet.defer.CancelledError", 0)
     if too_big:
         skipped["too_large"] = too_big
     if status == "ok" and stats.get("finish_reason") not in (None, "finished"):
@@ -181,7 +210,10 @@ def _summary(source: Source, crawler: Crawler, started: float) -> CrawlSummary:
         new=new,
         updated=updated,
         errors=errors,
-        duration_s=round(time.monotonic() - started, 3),
+        duration_s=round(
+            stats.get("elapsed_time_seconds") or (time.monotonic() - (started or time.monotonic())),
+            3,
+        ),
         status=status,
         finish_reason=stats.get("finish_reason"),
         duplicates=stats.get("signalering/duplicates", 0),
@@ -242,7 +274,7 @@ def crawl(
         if running:
             process.start()
         for source, crawler in running:
-            summaries.append(_summary(source, crawler, started))
+            summaries.append(summarise(source, crawler, started=started))
     return summaries
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +56,7 @@ class TelegramSpider(SourceSpider):
         if not path.startswith("/s/"):
             self.status = "no_public_preview"
             self.crawler.stats.set_value("signalering/status", self.status)
+            self.crawler.stats.inc_value("signalering/errors")
             logger.error(
                 "telegram source %s has no public preview: %s redirected to %s — the channel "
                 "is private, renamed or has previews disabled",
@@ -70,7 +71,8 @@ class TelegramSpider(SourceSpider):
         ids_on_page: list[int] = []
         new_on_page = 0
         stop = False
-        for msg in messages:
+        # The page lists messages oldest first; limits count from the newest.
+        for msg in reversed(messages):
             data_post = msg.attrib["data-post"]
             try:
                 msg_id = int(data_post.rsplit("/", 1)[1])
@@ -108,6 +110,19 @@ class TelegramSpider(SourceSpider):
             callback=self.parse,
             meta={"first": False, "before": oldest, "pagination": True},
         )
+
+    def removed_post_ids(self, stored: Iterable[tuple[str, str | None]]) -> set[str]:
+        """Stored messages inside the id range this crawl read that the channel no longer shows."""
+        if self.status != "ok" or not self.seen_ids:
+            return set()
+        low, high = min(self.seen_ids), max(self.seen_ids)
+        return {
+            post_id
+            for post_id, _ in stored
+            if post_id.isdigit()
+            and low <= int(post_id) <= high
+            and int(post_id) not in self.seen_ids
+        }
 
     def _channel_info(self, response: Response) -> SourceItem:
         counters = {}

@@ -2,7 +2,8 @@
 
 File-naming rule (so saved pages can stand for URLs with a query string):
 
-- ``/a/b?x=1&y=2`` is served from ``a/b@x=1&y=2`` or ``a/b@x=1&y=2.html``;
+- ``/a/b?x=1&y=2`` is served from ``a/b@x=1&y=2`` or ``a/b@x=1&y=2.html`` (parameters in
+  any order, so canonicalised URLs find the saved page);
 - ``/a/b`` from ``a/b``, ``a/b.html`` or ``a/b/index.html``;
 - a query string with no matching ``@`` file falls back to the plain path.
 
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
@@ -113,6 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
         candidates = []
         if query:
             candidates += [f"{rel}@{unquote(query)}", f"{rel}@{unquote(query)}.html"]
+            candidates += self._same_query(root, rel, query)
         candidates += [rel, f"{rel}.html", f"{rel}/index.html".lstrip("/")]
         for name in candidates:
             if not name:
@@ -122,6 +124,21 @@ class _Handler(BaseHTTPRequestHandler):
             if file.is_file() and root in file.parents:
                 return file
         return None
+
+    @staticmethod
+    def _same_query(root: Path, rel: str, query: str) -> list[str]:
+        """Saved pages whose query has the same parameters in another order."""
+        folder, _, name = rel.rpartition("/")
+        directory = root / folder
+        if not directory.is_dir():
+            return []
+        wanted = sorted(parse_qsl(query, keep_blank_values=True))
+        found = []
+        for file in directory.glob(f"{name}@*"):
+            saved = file.name[len(name) + 1 :].removesuffix(".html")
+            if sorted(parse_qsl(saved, keep_blank_values=True)) == wanted:
+                found.append(f"{folder}/{file.name}" if folder else file.name)
+        return found
 
     def _respond(self, *, head: bool) -> None:
         parts = urlsplit(self.path)
