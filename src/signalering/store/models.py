@@ -211,3 +211,21 @@ class CrawlRun(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="running")
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+def all_models() -> MetaData:
+    """``Base.metadata`` with the tables of every module in the store package registered.
+
+    Other modules (accounts, links, ...) add their tables to ``Base``; they count only
+    once imported, so Alembic and the schema test call this instead of using
+    ``Base.metadata`` directly.
+    """
+    import importlib
+    import pkgutil
+
+    import signalering.store as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if not module.name.startswith("_") and module.name != "migrations":
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    return Base.metadata

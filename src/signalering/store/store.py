@@ -44,6 +44,7 @@ _KEY_OF_KIND = {kind: key for key, kind in _KIND_OF_KEY.items()}
 _PSEUDONYMISED_KINDS = ("phone", "handle")
 UNVERSIONED = "unversioned"
 _SAVE_ATTEMPTS = 3
+_CHUNK = 500  # ids per IN (...) list
 
 
 class SaveResult(NamedTuple):
@@ -175,10 +176,14 @@ class Store:
     def _save_once(self, batch: list[Post], run_id: int | None) -> _Counts:
         counts = _Counts()
         with self._session(write=True) as session:
+            known = self._prefetch(session, batch)
+            saved: list[tuple[PostRow, Post, bool]] = []
             for post in batch:
-                row, state = self._upsert_post(session, post)
+                row, state = self._upsert_post(session, post, known)
                 setattr(counts, state, getattr(counts, state) + 1)
-                self._write_stage_outputs(session, row.id, post)
+                saved.append((row, post, state != "new"))
+            session.flush()  # one multi-row INSERT for the new posts; gives their ids
+            self._write_stage_outputs(session, [(row.id, post, old) for row, post, old in saved])
             if run_id is not None:
                 session.execute(
                     update(CrawlRun)
@@ -190,28 +195,45 @@ class Store:
                 )
         return counts
 
-    def _find(self, session: Session, post: Post, content_hash: str) -> PostRow | None:
+    @staticmethod
+    def _key(post: Post, content_hash: str) -> tuple[Any, ...]:
+        """The identity of a post: source + post id, else url + content (+ source without url)."""
         if post.post_id is not None:
-            query = select(PostRow).where(PostRow.post_id == str(post.post_id))
-            query = query.where(
-                PostRow.source.is_(None) if post.source is None else PostRow.source == post.source
-            )
-        else:
-            query = select(PostRow).where(
-                PostRow.post_id.is_(None), PostRow.content_hash == content_hash
-            )
-            if post.url is not None:
-                query = query.where(PostRow.url == post.url)
-            else:
-                query = query.where(
-                    PostRow.url.is_(None),
-                    PostRow.source.is_(None)
-                    if post.source is None
-                    else PostRow.source == post.source,
-                )
-        return session.scalars(query.limit(1)).first()
+            return ("id", post.source, str(post.post_id))
+        if post.url is not None:
+            return ("url", post.url, content_hash)
+        return ("text", post.source, content_hash)
 
-    def _upsert_post(self, session: Session, post: Post) -> tuple[PostRow, str]:
+    @staticmethod
+    def _row_key(row: PostRow) -> tuple[Any, ...]:
+        if row.post_id is not None:
+            return ("id", row.source, row.post_id)
+        if row.url is not None:
+            return ("url", row.url, row.content_hash)
+        return ("text", row.source, row.content_hash)
+
+    def _prefetch(self, session: Session, batch: list[Post]) -> dict[tuple[Any, ...], PostRow]:
+        """The stored rows a batch may match, fetched in a few queries instead of one per post."""
+        post_ids = sorted({str(p.post_id) for p in batch if p.post_id is not None})
+        hashes = sorted(
+            {p.content_hash for p in batch if p.post_id is None and isinstance(p.text, str)}
+        )
+        known: dict[tuple[Any, ...], PostRow] = {}
+        for start in range(0, len(post_ids), _CHUNK):
+            query = select(PostRow).where(PostRow.post_id.in_(post_ids[start : start + _CHUNK]))
+            for row in session.scalars(query):
+                known[self._row_key(row)] = row
+        for start in range(0, len(hashes), _CHUNK):
+            query = select(PostRow).where(
+                PostRow.post_id.is_(None), PostRow.content_hash.in_(hashes[start : start + _CHUNK])
+            )
+            for row in session.scalars(query):
+                known.setdefault(self._row_key(row), row)
+        return known
+
+    def _upsert_post(
+        self, session: Session, post: Post, known: dict[tuple[Any, ...], PostRow]
+    ) -> tuple[PostRow, str]:
         if not isinstance(post.text, str):
             raise InputError(
                 f"post {post.post_id or post.id or post.url!r} has no text string "
@@ -235,11 +257,12 @@ class Store:
             fields["lang"] = post.lang
             fields["lang_confidence"] = post.lang_confidence
 
-        row = self._find(session, post, content_hash)
+        key = self._key(post, content_hash)
+        row = known.get(key)
         if row is None:
             row = PostRow(**fields, fetched_at=fetched_at)
             session.add(row)
-            session.flush()
+            known[key] = row
             return row, "new"
         if row.content_hash == content_hash:
             if row.removed_at is not None:
@@ -248,7 +271,10 @@ class Store:
             if post.lang is not None and row.lang is None:
                 row.lang, row.lang_confidence = post.lang, post.lang_confidence
             return row, "unchanged"
-        # Edited: keep the text we had, then take the new one.
+        # Edited: keep the text we had, then take the new one. (A post edited twice in
+        # one batch may not have an id yet: flush to get it.)
+        if row.id is None:
+            session.flush()
         session.add(
             PostVersion(
                 post_id=row.id,
@@ -261,7 +287,6 @@ class Store:
             setattr(row, name, value)
         row.fetched_at = fetched_at
         row.removed_at = None
-        session.flush()
         return row, "updated"
 
     def _pseudonym(self, value: Any, kind: str) -> str | None:
@@ -269,17 +294,38 @@ class Store:
             return None
         return pseudonymise(str(value), self.pseudonym_key, kind=kind)
 
-    def _write_stage_outputs(self, session: Session, post_pk: int, post: Post) -> None:
-        if post.label is not None:
-            version = post.model_version or UNVERSIONED
-            # Replace, so the newest row per post (highest id) is its latest score.
-            session.execute(
-                delete(Score).where(Score.post_id == post_pk, Score.model_version == version)
-            )
+    def _write_stage_outputs(self, session: Session, items: list[tuple[int, Post, bool]]) -> None:
+        """Scores and entities of ``(post pk, post, may already have some)``, in bulk."""
+        scores: dict[tuple[int, str], tuple[Post, bool]] = {}
+        entities: dict[int, tuple[Post, bool]] = {}
+        for pk, post, existing in items:  # the last of duplicates in a batch wins
+            if post.label is not None:
+                key = (pk, post.model_version or UNVERSIONED)
+                scores[key] = (post, existing or scores.get(key, (post, False))[1])
+            if post.entities is not None:
+                entities[pk] = (post, existing or entities.get(pk, (post, False))[1])
+
+        # Replace, so the newest row per post (highest id) is its latest score.
+        stale: dict[str, list[int]] = {}
+        for (pk, version), (_, existing) in scores.items():
+            if existing:
+                stale.setdefault(version, []).append(pk)
+        for version, pks in stale.items():
+            for start in range(0, len(pks), _CHUNK):
+                chunk = pks[start : start + _CHUNK]
+                session.execute(
+                    delete(Score).where(Score.model_version == version, Score.post_id.in_(chunk))
+                )
+        old = [pk for pk, (_, existing) in entities.items() if existing]
+        for start in range(0, len(old), _CHUNK):
+            session.execute(delete(Entity).where(Entity.post_id.in_(old[start : start + _CHUNK])))
+
+        rows: list[Score | Entity] = []
+        for (pk, version), (post, _) in scores.items():
             probabilities = dict(post.scores) if post.scores is not None else None
-            session.add(
+            rows.append(
                 Score(
-                    post_id=post_pk,
+                    post_id=pk,
                     model_version=version,
                     label=post.label,
                     score=_label_score(post.label, probabilities),
@@ -288,9 +334,9 @@ class Store:
                     evidence=list(post.evidence) if post.evidence is not None else None,
                 )
             )
-        if post.entities is not None:
-            session.execute(delete(Entity).where(Entity.post_id == post_pk))
-            session.add_all(self._entity_rows(post_pk, post.entities))
+        for pk, (post, _) in entities.items():
+            rows.extend(self._entity_rows(pk, post.entities or {}))
+        session.add_all(rows)
         session.flush()
 
     def _entity_rows(self, post_pk: int, entities: dict[str, list[dict[str, Any]]]) -> list[Entity]:
@@ -328,22 +374,26 @@ class Store:
 
         Returns how many posts were written; a post no longer stored is skipped.
         """
-        written = 0
+        items: list[tuple[int, Post]] = []
+        for post in posts:
+            try:
+                items.append((int(post.id), post))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"post id {post.id!r} is not a stored post id — "
+                    "use posts from Store.iter_posts or Store.get"
+                ) from None
         with self._session(write=True) as session:
-            for post in posts:
-                try:
-                    pk = int(post.id)  # type: ignore[arg-type]
-                except (TypeError, ValueError):
-                    raise InputError(
-                        f"post id {post.id!r} is not a stored post id — "
-                        "use posts from Store.iter_posts or Store.get"
-                    ) from None
-                if session.get(PostRow, pk) is None:
-                    logger.warning("post %s is no longer stored; its score is skipped", pk)
-                    continue
-                self._write_stage_outputs(session, pk, post)
-                written += 1
-        return written
+            pks = sorted({pk for pk, _ in items})
+            stored: set[int] = set()
+            for start in range(0, len(pks), _CHUNK):
+                chunk = pks[start : start + _CHUNK]
+                stored.update(session.scalars(select(PostRow.id).where(PostRow.id.in_(chunk))))
+            for pk in sorted(set(pks) - stored):
+                logger.warning("post %s is no longer stored; its score is skipped", pk)
+            kept = [(pk, post, True) for pk, post in items if pk in stored]
+            self._write_stage_outputs(session, kept)
+        return len(kept)
 
     def mark_removed(self, source: str, post_ids: Iterable[str]) -> int:
         """Mark posts that disappeared from their source; they are kept. Returns how many."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from signalering.store.models import Base
+from signalering.store.models import all_models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = all_models()
 
 
 def run_migrations_online() -> None:
