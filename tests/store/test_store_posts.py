@@ -171,3 +171,15 @@ def test_crawl_runs_count_what_their_batches_stored(store: Store) -> None:
             "SELECT first_crawled, last_crawled FROM sources WHERE name = 'forum'"
         ).one()
     assert first is not None and last is not None
+
+
+def test_a_post_edited_twice_in_one_batch_keeps_both_earlier_texts(store: Store) -> None:
+    batch = [
+        forum_post("9", "v1", label="offer", scores={"offer": 0.7}, flagged=True),
+        forum_post("9", "v2"),
+        forum_post("9", "v3", label="offer", scores={"offer": 0.8}, flagged=True),
+    ]
+    assert store.save_posts(batch) == SaveResult(new=1, updated=2, unchanged=0)
+    [post] = list(store.iter_posts())
+    assert post.text == "v3" and post.scores == {"offer": 0.8}
+    assert [v["text"] for v in store.versions(int(post.id))] == ["v1", "v2"]  # type: ignore[arg-type]
