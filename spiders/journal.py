@@ -96,7 +96,7 @@ class RequestJournal:
     def from_crawler(cls, crawler: Crawler) -> RequestJournal:
         jobdir = job_dir(crawler.settings)
         if not jobdir:
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured
         journal = cls(crawler, Path(jobdir))
         crawler.signals.connect(journal.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(journal.spider_closed, signal=signals.spider_closed)

@@ -66,7 +66,7 @@ class JsonlPipeline:
     def from_crawler(cls, crawler: Crawler) -> JsonlPipeline:
         output = crawler.settings.get("SIGNALERING_OUTPUT")
         if not output:
-            raise NotConfigured("no SIGNALERING_OUTPUT")
+            raise NotConfigured
         return cls(Path(output), crawler.stats)
 
     def open_spider(self) -> None:
@@ -129,7 +129,7 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         url = crawler.settings.get("SIGNALERING_DATABASE_URL")
         if not url:
-            raise NotConfigured("no SIGNALERING_DATABASE_URL")
+            raise NotConfigured
         return cls(
             url,
             crawler=crawler,
