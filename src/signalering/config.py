@@ -91,6 +91,10 @@ class CrawlSettings(_Section):
 class WebSettings(_Section):
     host: str = Field("127.0.0.1", description="Address the review app listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port the review app listens on.")
+    secure_cookies: bool = Field(
+        False,
+        description="Mark session cookies Secure (set true when the app is served over HTTPS).",
+    )
 
 
 class Settings(_Section):

@@ -1,0 +1,261 @@
+"""The HTML pages: login, queue, post, decisions, audit log, campaign overview, export."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from signalering import accounts
+from signalering.store.models import DECISION_ACTIONS
+from signalering.web import review
+from signalering.web.app import (
+    LANG_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Analyst,
+    Anyone,
+    base_context,
+    check_csrf,
+    current_session,
+    new_login_csrf,
+    store_of,
+)
+from signalering.web.export import export_posts
+from signalering.web.render import LANGUAGES, render
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+LABELS = ("offer", "request", "warning", "unrelated")
+
+
+def _local(path: str | None) -> str:
+    """Only same-site paths are followed after a redirect (no //evil.example)."""
+    if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
+        return path
+    return "/"
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.settings.web.secure_cookies)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, error: str | None = None) -> Response:
+    token = new_login_csrf()
+    page = render("login.html", **base_context(request, None), login_csrf=token, error=error)
+    response = HTMLResponse(page)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=3600,
+    )
+    return response
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf):
+        raise HTTPException(status_code=403, detail="login form expired — reload the page")
+    client = request.client.host if request.client else "unknown"
+    try:
+        session = accounts.login(store_of(request), name, password, client=client)
+    except accounts.RateLimited:
+        return RedirectResponse("/login?error=login_limited", status_code=303)
+    except accounts.LoginError:
+        return RedirectResponse("/login?error=login_failed", status_code=303)
+    target = "/campaign" if session.account.role == "campaign" else "/queue"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=accounts.SESSION_HOURS * 3600,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session=Anyone, csrf: Annotated[str, Form()] = "") -> Response:  # noqa: B008
+    check_csrf(session, csrf)
+    accounts.logout(store_of(request), session.token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, next: str | None = None) -> Response:
+    if code not in LANGUAGES:
+        raise HTTPException(status_code=404, detail="unknown language")
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(LANG_COOKIE, code, httponly=True, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(
+        "/campaign" if session.account.role == "campaign" else "/queue", status_code=303
+    )
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    session=Analyst,  # noqa: B008
+    label: str | None = None,
+    lang: str | None = None,
+    source: str | None = None,
+    platform: str | None = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    status: str = "open",
+    q: str | None = None,
+    after: str | None = None,
+) -> Response:
+    store = store_of(request)
+    filters = review.QueueFilter(
+        label=label or None,
+        lang=lang or None,
+        source=source or None,
+        platform=platform or None,
+        date_from=date_from or None,
+        date_to=date_to or None,
+        status=status or "open",
+        q=q or None,
+        after=after or None,
+    )
+    page = review.queue(store, filters)
+    params = {
+        k: v
+        for k, v in {
+            "label": label,
+            "lang": lang,
+            "source": source,
+            "platform": platform,
+            "from": date_from,
+            "to": date_to,
+            "status": status,
+            "q": q,
+        }.items()
+        if v
+    }
+    next_url = (
+        "/queue?" + urlencode({**params, "after": page.next_cursor}) if page.next_cursor else None
+    )
+    first_url = "/queue?" + urlencode(params) if after else None
+    return HTMLResponse(
+        render(
+            "queue.html",
+            **base_context(request, session),
+            page=page,
+            filters=filters,
+            facets=review.facets(store),
+            statuses=review.STATUSES,
+            next_url=next_url,
+            first_url=first_url,
+        )
+    )
+
+
+@router.get("/posts/{post_pk}", response_class=HTMLResponse)
+def post_page(request: Request, post_pk: int, session=Analyst) -> Response:  # noqa: B008
+    store = store_of(request)
+    post = store.get(post_pk)
+    if post is None:
+        raise HTTPException(status_code=404, detail="no such post")
+    # Analysts see contacts in clear here, so each view is on the record.
+    store.audit(session.account.name, "view.contacts", f"post:{post_pk}")
+    decisions = store.decisions(post_pk)
+    probabilities = sorted((post.scores or {}).items(), key=lambda kv: -float(kv[1]))
+    return HTMLResponse(
+        render(
+            "post.html",
+            **base_context(request, session),
+            post=post,
+            segments=review.evidence_segments(post.text, post.evidence),
+            probabilities=probabilities,
+            decisions=decisions,
+            versions=store.versions(post_pk),
+            nearest=review.nearest_offers(store, post),
+            next_pk=review.next_open(store, post_pk),
+            labels=LABELS,
+        )
+    )
+
+
+@router.post("/posts/{post_pk}/decision")
+def decide(
+    request: Request,
+    post_pk: int,
+    session=Analyst,  # noqa: B008
+    action: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    note: Annotated[str, Form(max_length=5000)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(session, csrf)
+    if action not in DECISION_ACTIONS:
+        raise HTTPException(status_code=400, detail="unknown decision")
+    if action == "correct" and label not in LABELS:
+        raise HTTPException(status_code=400, detail="choose the correct label")
+    chosen = {"confirm": "offer", "correct": label}.get(action)
+    store = store_of(request)
+    store.add_decision(post_pk, session.account.name, action, label=chosen, note=note or None)
+    following = review.next_open(store, post_pk)
+    return RedirectResponse(
+        f"/posts/{following}" if following is not None else "/queue", status_code=303
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, session=Analyst, limit: int = 200) -> Response:  # noqa: B008
+    entries = store_of(request).audit_log(limit=max(1, min(limit, 2000)))
+    return HTMLResponse(render("audit.html", **base_context(request, session), entries=entries))
+
+
+@router.get("/campaign", response_class=HTMLResponse)
+def campaign_page(request: Request, session=Anyone) -> Response:  # noqa: B008
+    data = review.aggregates(store_of(request))
+    return HTMLResponse(render("campaign.html", **base_context(request, session), data=data))
+
+
+@router.post("/export")
+def export(
+    request: Request,
+    session=Analyst,  # noqa: B008
+    ids: Annotated[list[int] | None, Form()] = None,
+    fmt: Annotated[str, Form()] = "csv",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(session, csrf)
+    if fmt not in ("csv", "json"):
+        raise HTTPException(status_code=400, detail="format must be csv or json")
+    body = export_posts(store_of(request), ids or [], fmt=fmt, user=session.account.name)  # type: ignore[arg-type]
+    media = "text/csv" if fmt == "csv" else "application/json"
+    return Response(
+        body,
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="signalering-export.{fmt}"'},
+    )

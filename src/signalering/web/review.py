@@ -1,0 +1,397 @@
+"""What the review app reads and writes: the ranked queue, one post in full, decisions, aggregates.
+
+Plain functions over a ``Store`` so the CLI, tests and the web routes share them.
+
+>>> page = queue(store, QueueFilter(label="offer", status="open"))  # doctest: +SKIP
+>>> [p.id for p in page.posts], page.next_cursor  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any, Literal
+
+from sqlalchemy import Text, and_, exists, func, literal_column, or_, select
+from sqlalchemy.sql import Select
+
+from signalering.errors import InputError
+from signalering.post import Post
+from signalering.store import Store
+from signalering.store.models import Decision, Entity, PostRow, Score
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["open", "decided", "confirm", "correct", "escalate", "dismiss", "all"]
+STATUSES: tuple[str, ...] = ("open", "decided", "confirm", "correct", "escalate", "dismiss", "all")
+PAGE_SIZE = 50
+SNIPPET_CHARS = 280
+_EXEMPLAR_POOL = 2000
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The filters of the queue page; every field is optional."""
+
+    label: str | None = None
+    lang: str | None = None
+    source: str | None = None
+    platform: str | None = None  # a contact platform seen in the post: whatsapp, telegram ...
+    date_from: str | None = None  # YYYY-MM-DD, on posted_at (fetched_at when unknown)
+    date_to: str | None = None
+    status: str = "open"
+    q: str | None = None
+    after: str | None = None  # keyset cursor "score:id" of the last row of the previous page
+    limit: int = PAGE_SIZE
+
+
+@dataclass
+class QueueRow:
+    """One line of the queue."""
+
+    id: int
+    score: float
+    label: str | None
+    lang: str | None
+    source: str | None
+    posted_at: datetime | None
+    text: str
+    decision: str | None = None
+
+
+@dataclass
+class QueuePage:
+    """A page of the queue and the cursor of the next one (None on the last page)."""
+
+    rows: list[QueueRow] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def _day(value: str | None, name: str, end: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a date — write it like 2024-05-01") from None
+    return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
+
+
+def _cursor(value: str | None) -> tuple[float, int] | None:
+    if not value:
+        return None
+    try:
+        score, pk = value.split(":", 1)
+        return float(score), int(pk)
+    except ValueError:
+        raise InputError(f"page cursor {value!r} is malformed — start again from page 1") from None
+
+
+def _latest_scores():  # type: ignore[no-untyped-def]
+    return (
+        select(Score.post_id, func.max(Score.id).label("score_id"))
+        .group_by(Score.post_id)
+        .subquery()
+    )
+
+
+def _text_match(store: Store, query: str) -> Any:
+    words = query.split()
+    if store.engine.dialect.name == "postgresql":
+        simple = literal_column("'simple'::regconfig")
+        return func.to_tsvector(simple, PostRow.text).op("@@")(
+            func.plainto_tsquery(simple, " ".join(words))
+        )
+    clauses = []
+    for word in words:
+        escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(func.lower(PostRow.text).like(f"%{escaped}%", escape="\\"))
+    return and_(*clauses)
+
+
+def _filtered(store: Store, f: QueueFilter) -> Select:
+    latest = _latest_scores()
+    stmt = (
+        select(PostRow.id, Score.score, Score.label, PostRow.lang, PostRow.source)
+        .add_columns(PostRow.posted_at, func.substr(PostRow.text, 1, SNIPPET_CHARS))
+        .join(latest, latest.c.post_id == PostRow.id)
+        .join(Score, Score.id == latest.c.score_id)
+        .where(Score.flagged.is_(True), PostRow.removed_at.is_(None))
+    )
+    if f.label:
+        stmt = stmt.where(Score.label == f.label)
+    if f.lang:
+        stmt = stmt.where(PostRow.lang == f.lang)
+    if f.source:
+        stmt = stmt.where(PostRow.source == f.source)
+    if f.platform:
+        stmt = stmt.where(
+            exists().where(Entity.post_id == PostRow.id, Entity.platform == f.platform)
+        )
+    when = func.coalesce(PostRow.posted_at, PostRow.fetched_at)
+    start, stop = _day(f.date_from, "from"), _day(f.date_to, "to", end=True)
+    if start is not None:
+        stmt = stmt.where(when >= start)
+    if stop is not None:
+        stmt = stmt.where(when <= stop)
+    decided = exists().where(Decision.post_id == PostRow.id)
+    if f.status == "open":
+        stmt = stmt.where(~decided)
+    elif f.status == "decided":
+        stmt = stmt.where(decided)
+    elif f.status in ("confirm", "correct", "escalate", "dismiss"):
+        stmt = stmt.where(
+            exists().where(Decision.post_id == PostRow.id, Decision.action == f.status)
+        )
+    elif f.status != "all":
+        raise InputError(f"status {f.status!r} is unknown — use one of {', '.join(STATUSES)}")
+    if f.q and f.q.split():
+        stmt = stmt.where(_text_match(store, f.q))
+    return stmt
+
+
+def queue(store: Store, f: QueueFilter) -> QueuePage:
+    """Flagged posts matching ``f``, highest score first, one keyset page at a time."""
+    stmt = _filtered(store, f)
+    after = _cursor(f.after)
+    if after is not None:
+        score, pk = after
+        stmt = stmt.where(or_(Score.score < score, and_(Score.score == score, PostRow.id < pk)))
+    limit = max(1, min(int(f.limit), 500))
+    stmt = stmt.order_by(Score.score.desc(), PostRow.id.desc()).limit(limit + 1)
+    with store._session() as session:
+        found = session.execute(stmt).all()
+        rows = [
+            QueueRow(pk, float(score or 0), label, lang, source, posted, snippet)
+            for pk, score, label, lang, source, posted, snippet in found[:limit]
+        ]
+        if rows:
+            latest = _latest_decisions(session, [r.id for r in rows])
+            for row in rows:
+                row.decision = latest.get(row.id)
+    page = QueuePage(rows=rows)
+    if len(found) > limit:
+        page.next_cursor = f"{rows[-1].score!r}:{rows[-1].id}"
+    return page
+
+
+def _latest_decisions(session: Any, pks: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for pk, action in session.execute(
+        select(Decision.post_id, Decision.action)
+        .where(Decision.post_id.in_(pks))
+        .order_by(Decision.id)
+    ):
+        out[pk] = action
+    return out
+
+
+def next_open(store: Store, post_pk: int) -> int | None:
+    """The open flagged post ranked just below ``post_pk`` (or the top one), for "next"."""
+    stmt = _filtered(store, QueueFilter(status="open"))
+    with store._session() as session:
+        current = session.execute(
+            select(Score.score).where(Score.post_id == post_pk).order_by(Score.id.desc()).limit(1)
+        ).scalar()
+        ordered = stmt.order_by(Score.score.desc(), PostRow.id.desc()).limit(1)
+        if current is not None:
+            below = ordered.where(
+                or_(Score.score < current, and_(Score.score == current, PostRow.id < post_pk))
+            )
+            row = session.execute(below).first()
+            if row is not None:
+                return int(row[0])
+        row = session.execute(ordered.where(PostRow.id != post_pk)).first()
+        return int(row[0]) if row is not None else None
+
+
+def facets(store: Store) -> dict[str, list[str]]:
+    """Values the filter menus offer: labels, languages, sources, platforms."""
+    with store._session() as session:
+        return {
+            "label": sorted(x for x in session.scalars(select(Score.label).distinct()) if x),
+            "lang": sorted(x for x in session.scalars(select(PostRow.lang).distinct()) if x),
+            "source": sorted(x for x in session.scalars(select(PostRow.source).distinct()) if x),
+            "platform": sorted(x for x in session.scalars(select(Entity.platform).distinct()) if x),
+        }
+
+
+# -- one post ------------------------------------------------------------------------------
+
+
+def evidence_segments(text: str, spans: list[dict] | None) -> list[tuple[str, bool]]:
+    """Split ``text`` into (segment, highlighted) pieces by evidence offsets on the original string.
+
+    Overlapping or touching spans merge; spans outside the text are clipped or dropped.
+
+    >>> evidence_segments("pay 3500 euro now", [{"start": 4, "end": 8}])
+    [('pay ', False), ('3500', True), (' euro now', False)]
+    """
+    ranges = []
+    for span in spans or []:
+        try:
+            start, end = int(span["start"]), int(span["end"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        start, end = max(0, start), min(len(text), end)
+        if start < end:
+            ranges.append((start, end))
+    ranges.sort()
+    merged: list[list[int]] = []
+    for start, end in ranges:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in merged:
+        if pos < start:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < len(text) or not out:
+        out.append((text[pos:], False))
+    return out
+
+
+def latest_decision(decisions: list[dict]) -> dict | None:
+    """The newest of a post's decisions, or None."""
+    return decisions[-1] if decisions else None
+
+
+def _grams(text: str) -> set[str]:
+    low = " ".join(text.lower().split())
+    return {low[i : i + 3] for i in range(max(0, len(low) - 2))}
+
+
+def exemplars(store: Store, *, limit: int = _EXEMPLAR_POOL) -> list[int]:
+    """The exemplar bank: posts analysts confirmed as offers (or corrected to ``offer``), newest first."""
+    stmt = (
+        select(Decision.post_id, func.max(Decision.id).label("last"))
+        .where(
+            or_(
+                Decision.action == "confirm",
+                and_(Decision.action == "correct", Decision.label == "offer"),
+            )
+        )
+        .group_by(Decision.post_id)
+        .order_by(literal_column("last").desc())
+        .limit(limit)
+    )
+    with store._session() as session:
+        return [int(pk) for pk, _ in session.execute(stmt)]
+
+
+def nearest_offers(store: Store, post: Post, *, k: int = 5) -> list[dict]:
+    """Known offers closest to ``post``: shared contacts first, then character-trigram overlap."""
+    pk = int(post.id or 0)
+    bank = [p for p in exemplars(store) if p != pk]
+    if not bank:
+        return []
+    contacts = {
+        item.get("pseudonym")
+        for key in ("phones", "handles")
+        for item in (post.entities or {}).get(key, [])
+        if item.get("pseudonym")
+    }
+    grams = _grams(post.text)
+    with store._session() as session:
+        texts = dict(session.execute(select(PostRow.id, PostRow.text).where(PostRow.id.in_(bank))))
+        shared: dict[int, int] = {}
+        if contacts:
+            for other, _ in session.execute(
+                select(Entity.post_id, Entity.value_pseudonym).where(
+                    Entity.post_id.in_(bank), Entity.value_pseudonym.in_(contacts)
+                )
+            ):
+                shared[other] = shared.get(other, 0) + 1
+    scored = []
+    for other, text in texts.items():
+        theirs = _grams(text)
+        union = len(grams | theirs) or 1
+        similarity = len(grams & theirs) / union
+        if similarity >= 0.15 or other in shared:
+            scored.append(
+                {
+                    "id": other,
+                    "similarity": round(similarity, 2),
+                    "shared_contacts": shared.get(other, 0),
+                    "text": text[:SNIPPET_CHARS],
+                }
+            )
+    scored.sort(key=lambda r: (-r["shared_contacts"], -r["similarity"], -r["id"]))
+    return scored[:k]
+
+
+# -- campaign aggregates -----------------------------------------------------------------------
+
+
+def aggregates(store: Store) -> dict[str, Any]:
+    """What campaign teams may see: counts and pseudonyms, never a clear contact, author or URL."""
+    latest = _latest_scores()
+    month = func.substr(
+        func.cast(func.coalesce(PostRow.posted_at, PostRow.fetched_at), Text()), 1, 7
+    )
+    with store._session() as session:
+        by_month = [
+            {"month": m, "label": label, "posts": n}
+            for m, label, n in session.execute(
+                select(month, Score.label, func.count(PostRow.id))
+                .join(latest, latest.c.post_id == PostRow.id)
+                .join(Score, Score.id == latest.c.score_id)
+                .group_by(month, Score.label)
+                .order_by(month)
+            )
+        ]
+        # Source kinds, not source names: a channel name is itself a handle.
+        by_kind = [
+            {"kind": kind, "flagged": n}
+            for kind, n in session.execute(
+                select(PostRow.kind, func.count(PostRow.id))
+                .join(latest, latest.c.post_id == PostRow.id)
+                .join(Score, Score.id == latest.c.score_id)
+                .where(Score.flagged.is_(True))
+                .group_by(PostRow.kind)
+                .order_by(func.count(PostRow.id).desc())
+            )
+        ]
+        contacts = [
+            {"kind": kind, "pseudonym": pseud, "platform": platform, "posts": n}
+            for kind, pseud, platform, n in session.execute(
+                select(
+                    Entity.kind,
+                    Entity.value_pseudonym,
+                    Entity.platform,
+                    func.count(func.distinct(Entity.post_id)),
+                )
+                .where(Entity.value_pseudonym.is_not(None))
+                .group_by(Entity.kind, Entity.value_pseudonym, Entity.platform)
+                .order_by(func.count(func.distinct(Entity.post_id)).desc())
+                .limit(20)
+            )
+        ]
+        places = [
+            {"place": place, "posts": n}
+            for place, n in session.execute(
+                select(Entity.value, func.count(func.distinct(Entity.post_id)))
+                .where(Entity.kind == "place")
+                .group_by(Entity.value)
+                .order_by(func.count(func.distinct(Entity.post_id)).desc())
+                .limit(20)
+            )
+        ]
+        decisions = dict(
+            session.execute(
+                select(Decision.action, func.count(Decision.id)).group_by(Decision.action)
+            )
+        )
+    return {
+        "counts": store.counts(),
+        "by_month": by_month,
+        "by_kind": by_kind,
+        "contacts": contacts,
+        "places": places,
+        "decisions": decisions,
+    }
