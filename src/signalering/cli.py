@@ -579,6 +579,162 @@ def config_show() -> None:
     out_console.print(show(state.settings()), markup=False)
 
 
+users_app = typer.Typer(
+    help="Manage review app accounts (roles: analyst, campaign, admin).\n\n"
+    "Example: signalering users add anna --role analyst",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+export_app = typer.Typer(
+    help="Export reviewed posts (annotations) or selected posts (for investigation), audited.\n\n"
+    "Example: signalering export annotations -o reviewed.jsonl",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
+
+
+def _open_store(settings: Settings) -> Any:
+    from .store import Store
+
+    return Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key())
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (overrides web.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (overrides web.port).")] = None,
+) -> None:
+    """Run the review web app for analysts and campaign teams.
+
+    Add an account first with `signalering users add`; there is no default account.
+
+    Example: signalering serve --port 8000
+    """
+    from .web import serve as run_server
+
+    settings = state.settings(web={"host": host, "port": port})
+    err_console.print(f"review app on http://{settings.web.host}:{settings.web.port}/")
+    run_server(settings)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="analyst, campaign or admin.")] = "analyst",
+) -> None:
+    """Add a user (or reset their role and password); the password is read from stdin.
+
+    Example: signalering users add anna --role analyst < password.txt
+    """
+    from .accounts import add_user
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {name}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with _open_store(state.settings()) as store:
+        add_user(store, name, role, password)
+    out_console.print(f"user {name} ({role}) saved")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users with their role.
+
+    Example: signalering users list
+    """
+    from .accounts import list_users
+
+    with _open_store(state.settings()) as store:
+        for user in list_users(store):
+            out_console.print(f"{user['name']}\t{user['role']}\t{user['created_at']}", markup=False)
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Remove a user and end their sessions.
+
+    Example: signalering users remove anna
+    """
+    from .accounts import remove_user
+
+    with _open_store(state.settings()) as store:
+        remove_user(store, name)
+    out_console.print(f"user {name} removed")
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the audit log: decisions, views of contacts, exports, logins, user changes.
+
+    Example: signalering audit --limit 20
+    """
+    import json
+
+    with _open_store(state.settings()) as store:
+        entries = store.audit_log(limit=limit)
+    for e in entries:
+        if as_json:
+            out_console.print(json.dumps(e, ensure_ascii=False), markup=False)
+        else:
+            detail = json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""
+            out_console.print(
+                f"{e['created_at']}\t{e['user']}\t{e['action']}\t{e['target']}\t{detail}",
+                markup=False,
+            )
+
+
+@export_app.command("annotations")
+def export_annotations(output: OutputOpt = None) -> None:
+    """Write reviewed posts in the annotaties/ JSONL format, to retrain the model on them.
+
+    Example: signalering export annotations -o annotaties/reviewed.jsonl
+    """
+    from .web.export import export_annotations as run_export
+
+    with _open_store(state.settings()) as store, _open_out(output) as out:
+        written = run_export(store, out, user=_operator())
+    if not state.quiet:
+        err_console.print(f"exported {written} reviewed posts")
+
+
+@export_app.command("posts")
+def export_posts(
+    ids: Annotated[str, typer.Option(help="Comma-separated post ids.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: OutputOpt = None,
+) -> None:
+    """Export posts with their contacts for an investigation, as CSV or JSON (audited).
+
+    Example: signalering export posts --ids 12,15 --format json -o case.json
+    """
+    from .errors import InputError
+    from .web.export import export_posts as run_export
+
+    try:
+        pks = [int(x) for x in ids.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"--ids {ids!r} must be numbers separated by commas") from None
+    with _open_store(state.settings()) as store:
+        text = run_export(store, pks, fmt=fmt, user=_operator())  # type: ignore[arg-type]
+    with _open_out(output) as out:
+        out.write(text)
+
+
 def main() -> None:
     """Console entry point: library errors become one line and an exit code."""
     try:

@@ -168,7 +168,8 @@ def export_posts(store: Store, ids: Iterable[int], *, fmt: Format, user: str) ->
         writer.writeheader()
         for post in posts:
             row = _flat(post, decisions[int(post.id or 0)].get("action"))
-            writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+            # Phones are E.164 ("+31..."), which a spreadsheet reads as a number, not a formula.
+            writer.writerow({k: v if k == "phones" else _csv_safe(v) for k, v in row.items()})
         text = buffer.getvalue()
     store.audit(user, f"export.{fmt}", f"posts:{','.join(map(str, pks))}", {"posts": len(posts)})
     return text
