@@ -11,13 +11,17 @@ Every encoder returns L2-normalised float32 vectors, so cosine is a dot product.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ModelError
+
+if TYPE_CHECKING:
+    from .store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +97,110 @@ def get_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
     raise ModelError(f"unknown encoder '{spec}' — use 'use-m3' or 'st:<model name or path>'")
 
 
-def encode(texts: Sequence[str], *, encoder: str = DEFAULT_ENCODER, batch_size: int = 64):
-    """Embed ``texts`` with the named encoder: an (n, dim) float32 array, rows unit length."""
-    return get_encoder(encoder).encode(texts, batch_size=batch_size)
+def content_hash(text: str) -> str:
+    """SHA-256 of a text, the cache key (the same as ``Post.content_hash``)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors by (content hash, encoder name) in the store, so no text is embedded twice.
+
+    ``hits`` and ``misses`` count distinct texts found in / added to the cache.
+
+    >>> cache = EmbeddingCache(store)  # doctest: +SKIP
+    >>> vectors = cache.encode(texts, get_encoder("use-m3"))  # doctest: +SKIP
+    """
+
+    _READ_CHUNK = 500
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.hits = 0
+        self.misses = 0
+
+    def lookup(self, hashes: Sequence[str], encoder_name: str) -> dict[str, np.ndarray]:
+        """The cached vectors of ``hashes`` under ``encoder_name`` (missing ones are absent)."""
+        from sqlalchemy import select
+
+        from .store.links import EmbeddingRow
+
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self.store._session() as session:
+            for start in range(0, len(unique), self._READ_CHUNK):
+                chunk = unique[start : start + self._READ_CHUNK]
+                rows = session.execute(
+                    select(EmbeddingRow.content_hash, EmbeddingRow.vector).where(
+                        EmbeddingRow.encoder == encoder_name, EmbeddingRow.content_hash.in_(chunk)
+                    )
+                )
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def add(self, vectors: dict[str, np.ndarray], encoder_name: str) -> None:
+        """Write new vectors; one already written by another process meanwhile is kept."""
+        from sqlalchemy import select
+
+        from .store.links import EmbeddingRow
+
+        if not vectors:
+            return
+        with self.store._session(write=True) as session:
+            present = set(
+                session.scalars(
+                    select(EmbeddingRow.content_hash).where(
+                        EmbeddingRow.encoder == encoder_name,
+                        EmbeddingRow.content_hash.in_(list(vectors)),
+                    )
+                )
+            )
+            session.add_all(
+                EmbeddingRow(
+                    content_hash=key,
+                    encoder=encoder_name,
+                    dim=int(vec.shape[0]),
+                    vector=np.asarray(vec, dtype=np.float32).tobytes(),
+                )
+                for key, vec in vectors.items()
+                if key not in present
+            )
+
+    def encode(self, texts: Sequence[str], encoder: Encoder, *, batch_size: int = 64) -> np.ndarray:
+        """Embed ``texts``, reading cached vectors and embedding only new distinct texts."""
+        hashes = [content_hash(t) for t in texts]
+        cached = self.lookup(hashes, encoder.name)
+        todo: dict[str, str] = {}
+        for key, text in zip(hashes, texts, strict=True):
+            if key not in cached and key not in todo:
+                todo[key] = text
+        self.hits += len(set(hashes)) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            fresh = encoder.encode(list(todo.values()), batch_size=batch_size)
+            new = dict(zip(todo, fresh, strict=True))
+            self.add(new, encoder.name)
+            cached.update(new)
+        logger.debug(
+            "embeddings: %s cached, %s new (%s)", len(hashes) - len(todo), len(todo), encoder.name
+        )
+        if not hashes:
+            return np.zeros((0, encoder.dim), dtype=np.float32)
+        return np.vstack([cached[key] for key in hashes]).astype(np.float32, copy=False)
+
+
+def encode(
+    texts: Sequence[str],
+    *,
+    encoder: str = DEFAULT_ENCODER,
+    batch_size: int = 64,
+    store: Store | None = None,
+) -> np.ndarray:
+    """Embed ``texts`` with the named encoder: an (n, dim) float32 array, rows unit length.
+
+    With a ``store``, vectors are cached there by content hash and encoder name.
+    """
+    model = get_encoder(encoder)
+    if store is None:
+        return model.encode(texts, batch_size=batch_size)
+    return EmbeddingCache(store).encode(texts, model, batch_size=batch_size)

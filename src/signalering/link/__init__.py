@@ -1,0 +1,14 @@
+"""The link stage: repost clusters, similarity to known offers, and networks.
+
+- ``cluster_posts(posts)``: reposts, edits and translations of one ad get one ``cluster`` id
+  (MinHash LSH on normalised text, embedding neighbours, shared contacts + similar text);
+- ``ExemplarBank`` / ``similar``: nearest confirmed offers of each post, with cosine scores;
+- ``build_networks(store)``: posts joined by clusters and shared contacts, as stored
+  candidate networks with a summary.
+"""
+
+from __future__ import annotations
+
+from .cluster import ClusterSettings, bcubed, cluster_labels, cluster_posts
+
+__all__ = ["ClusterSettings", "bcubed", "cluster_labels", "cluster_posts"]
