@@ -103,24 +103,47 @@ class _Profiles:
                 table[cp] = out
         self.table = table
         self.lang_index = {lang: i for i, lang in enumerate(self.langs)}
+        self.word_scores: dict[str, np.ndarray] = {}
 
     def scores(self, text: str) -> np.ndarray | None:
+        """Summed log-probabilities of the text's 1-3 grams per language (None: no known gram)."""
         text = text.translate(self.table)
-        grams: list[int] = []
-        index = self.index
+        cache = self.word_scores
+        vectors = []
         for word in text.split():
-            padded = f" {word} "
-            for n in (1, 2, 3):
-                for i in range(len(padded) - n + 1):
-                    g = padded[i : i + n]
-                    if g == " " or (n == 3 and g.endswith(" ") and g.startswith(" ")):
-                        continue
-                    gi = index.get(g)
-                    if gi is not None:
-                        grams.append(gi)
-        if not grams:
+            vec = cache.get(word)
+            if vec is None:
+                vec = self._word_scores(word)
+                if len(cache) < _WORD_CACHE_MAX:
+                    cache[word] = vec
+            if vec is not _NO_GRAMS:
+                vectors.append(vec)
+        if not vectors:
             return None
-        return self.matrix[grams].sum(axis=0)
+        return np.sum(vectors, axis=0)
+
+    def _word_scores(self, word: str) -> np.ndarray:
+        index = self.index
+        padded = f" {word} "
+        grams: list[int] = []
+        for n in (1, 2, 3):
+            for i in range(len(padded) - n + 1):
+                g = padded[i : i + n]
+                if g == " " or (n == 3 and g.endswith(" ") and g.startswith(" ")):
+                    continue
+                gi = index.get(g)
+                if gi is not None:
+                    grams.append(gi)
+        if not grams:
+            return _NO_GRAMS
+        # float64 so the sum over a post adds up exactly as one big sum would
+        return self.matrix[grams].sum(axis=0, dtype=np.float64)
+
+
+# Words seen by the statistical detector, with their summed n-gram scores:
+# posts repeat words, so most words are looked up, not recounted.
+_WORD_CACHE_MAX = 100_000
+_NO_GRAMS = np.zeros(0)
 
 
 @functools.lru_cache(maxsize=1)
@@ -128,23 +151,30 @@ def _profiles() -> _Profiles:
     return _Profiles()
 
 
-def _script_counts(text: str) -> Counter[str]:
+@functools.lru_cache(maxsize=65536)
+def _script_of(ch: str) -> str | None:
+    """The script of a letter (None for everything else)."""
+    if not ch.isalpha():
+        return None
+    cp = ord(ch)
+    if cp < 0x250 or 0x1E00 <= cp < 0x1F00:
+        return "latin"
+    if 0x400 <= cp < 0x530:
+        return "cyrillic"
+    if 0x600 <= cp < 0x700 or 0x750 <= cp < 0x780 or 0xFB50 <= cp < 0xFF00:
+        return "arabic"
+    if 0x1200 <= cp < 0x13A0 or 0x2D80 <= cp < 0x2DE0:
+        return "ethiopic"
+    return unicodedata.name(ch, "OTHER").split()[0].lower()
+
+
+def _script_counts(chars: Counter[str]) -> Counter[str]:
+    """Letters per script, from the text's character counts."""
     counts: Counter[str] = Counter()
-    for ch in text:
-        if not ch.isalpha():
-            continue
-        cp = ord(ch)
-        if cp < 0x250 or 0x1E00 <= cp < 0x1F00:
-            counts["latin"] += 1
-        elif 0x400 <= cp < 0x530:
-            counts["cyrillic"] += 1
-        elif 0x600 <= cp < 0x700 or 0x750 <= cp < 0x780 or 0xFB50 <= cp < 0xFF00:
-            counts["arabic"] += 1
-        elif 0x1200 <= cp < 0x13A0 or 0x2D80 <= cp < 0x2DE0:
-            counts["ethiopic"] += 1
-        else:
-            name = unicodedata.name(ch, "OTHER").split()[0]
-            counts[name.lower()] += 1
+    for ch, n in chars.items():
+        script = _script_of(ch)
+        if script is not None:
+            counts[script] += n
     return counts
 
 
@@ -170,9 +200,8 @@ def _statistical(text: str, script: str, n_words: int) -> Language:
     return Language(profiles.langs[best], round(conf, 3))
 
 
-def _arabic_script(text: str, words: list[str], n_words: int) -> Language:
+def _arabic_script(count: Counter[str], words: list[str]) -> Language:
     r = _rules()["arabic_script"]
-    count = Counter(text)
     ps = sum(count[c] for c in r["ps"])
     ckb = sum(count[c] for c in r["ckb"])
     ur = sum(count[c] for c in r["ur"])
@@ -194,9 +223,8 @@ def _arabic_script(text: str, words: list[str], n_words: int) -> Language:
     return Language("ar", 0.9 if arabic >= 2 else 0.7)
 
 
-def _ethiopic(text: str, words: list[str]) -> Language:
+def _ethiopic(count: Counter[str], words: list[str]) -> Language:
     r = _rules()["ethiopic"]
-    count = Counter(text)
     ti = sum(count[c] for c in r["ti_letters"]) + 2 * sum(w in r["ti_words"] for w in words)
     am = sum(count[c] for c in r["am_letters"]) + 2 * sum(w in r["am_words"] for w in words)
     am += count["አ"] - count["ኣ"] if count["አ"] > count["ኣ"] else 0
@@ -205,14 +233,14 @@ def _ethiopic(text: str, words: list[str]) -> Language:
     return Language("ti", round(min(0.95, 0.6 + 0.05 * (ti - am + 1)), 3))
 
 
-def _latin_rules(text: str, words: list[str]) -> Language | None:
+def _latin_rules(count: Counter[str], words: list[str]) -> Language | None:
     r = _rules()["latin"]
     arabizi = sum(1 for w in words if r["arabizi_digit_re"].fullmatch(w)) * 2
     arabizi += sum(w in r["arabizi_words"] for w in words)
     kmr = 0
-    if not any(c in text for c in r["tr_only_letters"]):
+    if not any(count[c] for c in r["tr_only_letters"]):
         kmr = sum(w in r["kmr_words"] for w in words)
-        kmr += sum(1 for c in text if c in r["kmr_letters"]) // 2
+        kmr += sum(count[c] for c in r["kmr_letters"]) // 2
     # Kurmanji and Arabizi share short words (li, bi, min): the stronger evidence wins.
     if kmr > arabizi and kmr >= r["kmr_min"] and kmr >= r["kmr_share"] * len(words):
         return Language("kmr", round(min(0.95, 0.5 + kmr / (2 * len(words))), 3))
@@ -228,24 +256,25 @@ def detect(text: str) -> Language:
     rules = _rules()
     clean = _URL.sub(" ", unicodedata.normalize("NFKC", text)).lower()
     words = _WORD.findall(clean)
-    scripts = _script_counts(clean)
+    chars = Counter(clean)
+    scripts = _script_counts(chars)
     letters = sum(scripts.values())
     if letters < rules["min_letters"] or len(words) < rules["min_words"]:
         return Language(UNDETERMINED, 0.0)
     script, _ = scripts.most_common(1)[0]
     if script == "arabic":
-        return _arabic_script(clean, words, len(words))
+        return _arabic_script(chars, words)
     if script == "ethiopic":
-        return _ethiopic(clean, words)
+        return _ethiopic(chars, words)
     if script == "latin":
         # Only the Latin words: code-switched posts keep their own script's rules.
-        found = _latin_rules(clean, words)
+        found = _latin_rules(chars, words)
         if found is not None:
             return found
     if script == "cyrillic":
         cyr = rules["cyrillic"]
-        uk = sum(clean.count(c) for c in cyr["uk"])
-        ru = sum(clean.count(c) for c in cyr["ru"])
+        uk = sum(chars[c] for c in cyr["uk"])
+        ru = sum(chars[c] for c in cyr["ru"])
         if uk != ru:
             code = "uk" if uk > ru else "ru"
             return Language(code, round(min(0.99, 0.7 + 0.05 * abs(uk - ru)), 3))

@@ -1,11 +1,17 @@
 """Entity extraction: phones, handles and links, prices, places, dates.
 
-A blank spaCy pipeline (``spacy.blank("xx")``) runs the registered components
-``signalering_{dates,places,prices,handles,phones}_v1`` (spaCy forbids dots in factory names) over the normalised
-text (:func:`signalering.text.normalise`); every finding carries offsets into
-the ORIGINAL post so the review app can highlight it. Rules are data:
+A blank spaCy pipeline (``spacy.blank("xx")`` with a whitespace tokenizer,
+``signalering.whitespace_tokenizer.v1``: the rules read characters, not tokens)
+runs the registered components ``signalering_{dates,places,prices,handles,phones}_v1``
+(spaCy forbids dots in factory names) over the normalised text
+(:func:`signalering.text.normalise`); every finding carries offsets into the
+ORIGINAL post so the review app can highlight it. Rules are data:
 ``signalering/data/entities.yaml`` and the gazetteer
 ``annotaties/gazetteers/places.yaml``.
+
+A caller that already normalised the post (the pipeline keeps
+``post.normalised``) may pass that :class:`~signalering.text.Normalised`
+instead of the text, which saves normalising twice.
 
 >>> ents = extract("Boat Zuwara → Lampedusa 3.500€ p.p. WhatsApp +218 92 260 1815")
 >>> ents["phones"][0]["value"], ents["prices"][0]["amount"]
@@ -17,18 +23,19 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from signalering.extract import components
 from signalering.extract.components import KINDS, PIPES
 from signalering.extract.rules import DEFAULT_GAZETTEER, load_gazetteer, load_rules
-from signalering.text import normalise
+from signalering.text import Normalised, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +51,60 @@ __all__ = [
 assert components  # registers the spaCy factories
 
 
+class WhitespaceTokenizer:
+    """Tokens are the text split at spaces (runs of spaces keep one token each).
+
+    The extraction rules read characters; tokens only anchor ``doc.spans``, so
+    spaCy's rule-based tokenizer (four times slower) buys nothing here.
+    """
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        words = text.split(" ")
+        spaces = [True] * len(words)
+        for i, word in enumerate(words):
+            if not word:  # a run of spaces: one " " token without trailing space
+                words[i] = " "
+                spaces[i] = False
+        if words[-1] == " ":
+            words.pop()
+            spaces.pop()
+        elif spaces:
+            spaces[-1] = False
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+    def to_bytes(self, **_: Any) -> bytes:
+        return b""
+
+    def from_bytes(self, _data: bytes, **__: Any) -> WhitespaceTokenizer:
+        return self
+
+    def to_disk(self, _path: Any, **__: Any) -> None:
+        return None
+
+    def from_disk(self, _path: Any, **__: Any) -> WhitespaceTokenizer:
+        return self
+
+
+@spacy.registry.tokenizers("signalering.whitespace_tokenizer.v1")
+def create_whitespace_tokenizer() -> Callable[[Language], WhitespaceTokenizer]:
+    """spaCy registry entry for :class:`WhitespaceTokenizer`."""
+
+    def make(nlp: Language) -> WhitespaceTokenizer:
+        return WhitespaceTokenizer(nlp.vocab)
+
+    return make
+
+
 @functools.lru_cache(maxsize=4)
 def pipeline(gazetteer: str | None = None) -> Language:
     """The extraction pipeline (built once per gazetteer path and cached)."""
     load_rules(gazetteer)  # fail early on a bad gazetteer
-    nlp = spacy.blank("xx")
+    nlp = spacy.blank(
+        "xx", config={"nlp": {"tokenizer": {"@tokenizers": "signalering.whitespace_tokenizer.v1"}}}
+    )
     for name in PIPES:
         nlp.add_pipe(name)
     return nlp
@@ -56,18 +112,21 @@ def pipeline(gazetteer: str | None = None) -> Language:
 
 def _prepare(
     nlp: Language,
-    text: str,
+    text: str | Normalised,
     lang: str | None,
     region_hints: Sequence[str],
     gazetteer: str | None,
 ) -> Doc:
-    if not isinstance(text, str):
-        raise TypeError(f"extract expects str, got {type(text).__name__}")
-    norm = normalise(text)
+    if isinstance(text, Normalised):
+        norm = text
+    elif isinstance(text, str):
+        norm = normalise(text)
+    else:
+        raise TypeError(f"extract expects str or Normalised, got {type(text).__name__}")
     if lang is None:
         from signalering.language import detect
 
-        lang = detect(text).code
+        lang = detect(norm.original).code
     doc = nlp.make_doc(norm.text)
     doc.user_data.update(
         norm=norm,
@@ -87,7 +146,7 @@ def _result(doc: Doc) -> dict[str, list[dict[str, Any]]]:
 
 
 def extract(
-    text: str,
+    text: str | Normalised,
     *,
     lang: str | None = None,
     region_hints: Sequence[str] = (),
@@ -95,6 +154,7 @@ def extract(
 ) -> dict[str, list[dict[str, Any]]]:
     """Entities in ``text``: ``{"phones", "handles", "prices", "places", "dates"}``.
 
+    ``text`` is the post, or its :func:`~signalering.text.normalise` result.
     ``lang`` (BCP 47, detected when None) and ``region_hints`` (ISO 3166 codes,
     e.g. the source's country) pick the region of phone numbers written
     without a country code.
@@ -105,7 +165,7 @@ def extract(
 
 
 def extract_many(
-    texts: Iterable[str],
+    texts: Iterable[str | Normalised],
     *,
     langs: Iterable[str | None] | None = None,
     region_hints: Sequence[str] = (),

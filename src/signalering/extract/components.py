@@ -9,6 +9,7 @@ date, price or wa.me link is never read again as a phone number.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import phonenumbers
 from price_parser import Price
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from signalering.extract.rules import Rules, case_sensitive, load_rules
 
@@ -42,9 +43,15 @@ def _emit(doc: Doc, kind: str, start: int, end: int, *, claim: bool = True, **fi
     doc.user_data["entities"][kind].append(item)
     if claim:
         doc.user_data["taken"].append((start, end))
-    span = doc.char_span(start, end, label=kind, alignment_mode="expand")
-    if span is not None:
-        doc.spans["sc"].append(span)
+    # The tokens the finding overlaps (what ``char_span(..., "expand")`` gives,
+    # without walking every token of the doc for each finding).
+    starts = doc.user_data.get("token_starts")
+    if starts is None:
+        starts = doc.user_data["token_starts"] = doc.to_array("IDX").tolist()
+    if starts:
+        first = max(0, bisect.bisect_right(starts, start) - 1)
+        last = max(first + 1, bisect.bisect_left(starts, end))
+        doc.spans["sc"].append(Span(doc, first, last, label=kind))
 
 
 @Language.component("signalering_dates_v1")

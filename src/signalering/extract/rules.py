@@ -14,7 +14,7 @@ import yaml
 
 import signalering
 from signalering.errors import ConfigError
-from signalering.text import normalise
+from signalering.text import alternation, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ def _norm(s: str) -> str:
 
 
 def _alternation(words: list[str]) -> str:
-    uniq = sorted({w for w in words if w}, key=len, reverse=True)
-    return "|".join(re.escape(w) for w in uniq)
+    # a prefix trie: one branch per character instead of one try per word
+    return alternation(words)
 
 
 @dataclass(frozen=True)
