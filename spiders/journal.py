@@ -31,6 +31,8 @@ from scrapy.utils.request import request_from_dict
 logger = logging.getLogger(__name__)
 
 JOURNAL = "signalering-journal.jsonl"
+# Sent by the store pipeline after a batch is saved: pages whose posts were in it are done.
+batch_saved = object()
 
 
 def _fingerprint(crawler: Crawler, request: Request) -> str:
@@ -91,6 +93,10 @@ class RequestJournal:
             # the journal re-issues what was left.
             shutil.rmtree(jobdir / "requests.queue", ignore_errors=True)
         self.fh = (jobdir / JOURNAL).open("a", encoding="utf-8")
+        # With the store, posts wait in a batch: a page only counts as done once the batch
+        # holding its posts is saved, or a kill would lose them.
+        self.hold = bool(crawler.settings.get("SIGNALERING_DATABASE_URL"))
+        self.held: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RequestJournal:
@@ -100,6 +106,7 @@ class RequestJournal:
         journal = cls(crawler, Path(jobdir))
         crawler.signals.connect(journal.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(journal.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(journal.release, signal=batch_saved)
         return journal
 
     def _write(self, entry: dict[str, str]) -> None:
@@ -113,7 +120,19 @@ class RequestJournal:
         self._write({"fp": _fingerprint(self.crawler, request), "req": blob.decode("ascii")})
 
     def _done(self, response: Response) -> None:
-        self._write({"done": _fingerprint(self.crawler, response.request)})
+        fp = _fingerprint(self.crawler, response.request)
+        if self.hold:
+            self.held.append(fp)
+        else:
+            self._write({"done": fp})
+
+    def release(self) -> None:
+        """Mark the held pages done (their posts are saved)."""
+        if self.fh.closed:
+            return
+        for fp in self.held:
+            self._write({"done": fp})
+        self.held = []
 
     async def process_spider_output_async(
         self, response: Response, result: AsyncIterator[Any]

@@ -14,6 +14,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from spiders.extract import canonicalize
 from spiders.items import PostItem, SourceItem
+from spiders.journal import batch_saved
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ class StorePipeline:
         self.stats.inc_value("signalering/store_new", result.new)
         self.stats.inc_value("signalering/store_updated", result.updated)
         self.stats.inc_value("signalering/store_unchanged", result.unchanged)
+        self.crawler.signals.send_catch_log(signal=batch_saved)
 
     def _pseudonym_key(self) -> bytes | None:
         key = self.crawler.settings.get("SIGNALERING_PSEUDONYM_KEY")
