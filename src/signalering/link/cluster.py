@@ -112,10 +112,11 @@ def cluster_labels(
     *,
     vectors: np.ndarray | None = None,
     contacts: Sequence[Iterable[str]] | None = None,
-    settings: ClusterSettings = ClusterSettings(),
+    settings: ClusterSettings | None = None,
 ) -> np.ndarray:
     """Component label per text (posts with the same label are one ad); no ids yet."""
     n = len(texts)
+    settings = settings or ClusterSettings()
     sigs = signatures(texts, num_perm=settings.num_perm)
     edges = [lsh_pairs(sigs, threshold=settings.jaccard, bands=settings.bands)]
     if vectors is not None:
@@ -173,7 +174,7 @@ def cluster_posts(
     *,
     encoder: str | None = DEFAULT_ENCODER,
     store: Store | None = None,
-    settings: ClusterSettings = ClusterSettings(),
+    settings: ClusterSettings | None = None,
 ) -> list[Post]:
     """The posts with ``cluster`` set: one id per repost/translation group, None when alone.
 

@@ -25,7 +25,7 @@ def clustering_quality(
     *,
     encoder: str | None = "use-m3",
     contacts: Literal["extract", "gold", "none"] = "extract",
-    settings: ClusterSettings = ClusterSettings(),
+    settings: ClusterSettings | None = None,
 ) -> dict[str, dict[str, float]]:
     """B-cubed P/R/F1 of ``cluster_posts`` on the corpus families: all, and ``xl-`` only.
 
