@@ -735,6 +735,36 @@ def export_posts(
         out.write(text)
 
 
+@app.command()
+def report(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="HTML file to write (a folder for --format csv).")
+    ],
+    since: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD), by posted_at.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Last day, included.")] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="html: one self-contained file; csv: the tables.")
+    ] = "html",
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (overrides database.url).")
+    ] = None,
+) -> None:
+    """Campaign report: themes, claims, routes, languages and weekly trends — aggregates only.
+
+    Example: signalering report --from 2024-01-01 --to 2024-06-30 -o report.html
+    """
+    from .campaign import aggregates, write_report
+    from .store import Store
+
+    settings = state.settings(database={"url": database_url})
+    with Store.open(settings.database_url) as store:
+        data = aggregates(store, since=since, until=until)
+    written = write_report(data, output, format=format)  # type: ignore[arg-type]
+    out_console.print(f"{data['posts']} posts → {', '.join(str(p) for p in written)}")
+
+
 def main() -> None:
     """Console entry point: library errors become one line and an exit code."""
     try:

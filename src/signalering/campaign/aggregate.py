@@ -123,8 +123,10 @@ class _Accumulator:
                 c["claims_period"][(claim, period)] += 1
                 if route:
                     c["claims_route"][(claim, route)] += 1
-                if len(self.examples[claim]) < _EXAMPLES_PER_CLAIM:
-                    self.examples[claim].append((post.text, post.lang, self._authors(post)))
+                examples = self.examples[claim]
+                # Examples in different languages: reposts of one ad would say the same thing.
+                if len(examples) < _EXAMPLES_PER_CLAIM and all(e[1] != post.lang for e in examples):
+                    examples.append((post.text, post.lang, self._authors(post)))
             for price in entities.get("prices") or []:
                 if price.get("amount") and price.get("currency"):
                     self.prices[(route or "?", price["currency"])].append(float(price["amount"]))

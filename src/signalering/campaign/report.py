@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import re
+import warnings
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +51,11 @@ def _svg(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with warnings.catch_warnings():
+        # Glyphs missing from matplotlib's font (Ge'ez, say) only matter for layout: with
+        # svg.fonttype "none" the browser draws the text with its own fonts.
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     svg = buffer.getvalue()
     for pattern in _SVG_NOISE:
