@@ -765,6 +765,71 @@ def report(
     out_console.print(f"{data['posts']} posts → {', '.join(str(p) for p in written)}")
 
 
+@app.command()
+def cluster(
+    input: InputArg = None,
+    output: OutputOpt = None,
+    encoder: Annotated[
+        str,
+        typer.Option(
+            help="use-m3, st:<model name or folder>, or none (text only, no translations)."
+        ),
+    ] = "use-m3",
+) -> None:
+    """Add cluster: one id for reposts, edits and translations of one ad, null when alone.
+
+    Posts that carry entities (from `signalering extract`) are also linked by shared
+    phone numbers and handles when their texts are similar.
+
+    Example: signalering cluster posts.jsonl -o clustered.jsonl
+    """
+    from .jsonl import ReadReport, dumps, read_posts
+    from .link import cluster_posts
+
+    report = ReadReport()
+    with _open_in(input) as (fh, name), _open_out(output) as out:
+        posts = list(
+            read_posts(fh, name=name, report=report, on_error=lambda e: err_console.print(str(e)))
+        )
+        for post in cluster_posts(posts, encoder=None if encoder == "none" else encoder):
+            out.write(dumps({**post.to_record(), "cluster": post.cluster}) + "\n")
+    if not state.quiet and output is not None:
+        err_console.print(f"wrote {report.read} posts to {output}")
+    _report_skipped(len(report.skipped), report.read)
+
+
+@app.command()
+def networks(
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-cluster every stored post and rebuild first.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="How many networks to list.")] = 20,
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (overrides database.url).")
+    ] = None,
+) -> None:
+    """List candidate networks: posts joined by repost clusters and shared contacts.
+
+    Example: signalering networks --rebuild
+    """
+    from .link import build_networks, list_networks
+    from .store import Store
+
+    settings = state.settings(database={"url": database_url})
+    with Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key()) as store:
+        if rebuild:
+            build_networks(store)
+        found = list_networks(store, limit=limit)
+    rows = [
+        [n["id"], n["posts"], ", ".join(n["languages"]), ", ".join(n["sources"]),
+         len(n["contacts"]), ", ".join(list(n["routes"])[:2]), n["first_seen"] or "",
+         n["last_seen"] or ""]
+        for n in found
+    ]  # fmt: skip
+    columns = ["network", "posts", "languages", "sources", "contacts", "routes", "first", "last"]
+    _table("candidate networks", columns, rows)
+
+
 def main() -> None:
     """Console entry point: library errors become one line and an exit code."""
     try:

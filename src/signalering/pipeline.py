@@ -53,6 +53,13 @@ def classify(posts: Sequence[Post], classifier: Classifier) -> list[Post]:
     ]
 
 
+def similar(posts: Sequence[Post], bank: Any) -> list[Post]:
+    """Nearest known offers as evidence; flag when very similar (``link.similar``'s rule)."""
+    from .link.similar import similar as similar_posts
+
+    return similar_posts(posts, bank)
+
+
 def extract(post: Post) -> Post:
     """Phones, handles, prices, places and dates, with offsets into the original text."""
     hints = [h for h in (post.extras.get("region"), post.extras.get("country")) if h]
@@ -101,6 +108,8 @@ class Stages:
             out = [language(p) for p in out]
         if "classify" in self.stages and self.classifier is not None:
             out = classify(out, self.classifier)
+        if getattr(self, "bank", None) is not None:  # an ExemplarBank set by the caller
+            out = similar(out, self.bank)
         if "extract" in self.stages:
             out = [extract(p) for p in out]
         return out

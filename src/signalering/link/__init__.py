@@ -10,5 +10,19 @@
 from __future__ import annotations
 
 from .cluster import ClusterSettings, bcubed, cluster_labels, cluster_posts
+from .network import build_networks, find_networks, list_networks, post_links
+from .similar import ExemplarBank, Match, similar
 
-__all__ = ["ClusterSettings", "bcubed", "cluster_labels", "cluster_posts"]
+__all__ = [
+    "ClusterSettings",
+    "ExemplarBank",
+    "Match",
+    "bcubed",
+    "build_networks",
+    "cluster_labels",
+    "cluster_posts",
+    "find_networks",
+    "list_networks",
+    "post_links",
+    "similar",
+]
