@@ -1,6 +1,6 @@
 """spaCy components that find dates, places, prices, handles and phones.
 
-Each component reads ``doc.text`` (the normalised post, see
+Each component reads the normalised post (``doc.user_data["norm"].text``, see
 :mod:`signalering.text`) and the context the caller put in ``doc.user_data``,
 and appends findings to ``doc.user_data["entities"]`` and ``doc.spans["sc"]``.
 They run in an order that lets later rules skip what earlier ones claimed: a
@@ -9,7 +9,7 @@ date, price or wa.me link is never read again as a phone number.
 
 from __future__ import annotations
 
-import bisect
+import functools
 import logging
 import re
 from typing import Any
@@ -24,6 +24,7 @@ from signalering.extract.rules import Rules, case_sensitive, load_rules
 logger = logging.getLogger(__name__)
 
 KINDS = ("phones", "handles", "prices", "places", "dates")
+_DIGIT = re.compile(r"\d")
 
 
 def _rules(doc: Doc) -> Rules:
@@ -43,30 +44,30 @@ def _emit(doc: Doc, kind: str, start: int, end: int, *, claim: bool = True, **fi
     doc.user_data["entities"][kind].append(item)
     if claim:
         doc.user_data["taken"].append((start, end))
-    # The tokens the finding overlaps (what ``char_span(..., "expand")`` gives,
-    # without walking every token of the doc for each finding).
-    starts = doc.user_data.get("token_starts")
-    if starts is None:
-        starts = doc.user_data["token_starts"] = doc.to_array("IDX").tolist()
-    if starts:
-        first = max(0, bisect.bisect_right(starts, start) - 1)
-        last = max(first + 1, bisect.bisect_left(starts, end))
-        doc.spans["sc"].append(Span(doc, first, last, label=kind))
+    if end > start:  # tokens are characters (see CharTokenizer)
+        doc.spans["sc"].append(Span(doc, start, end, label=kind))
+
+
+def _text(doc: Doc) -> str:
+    """The normalised text (``doc.text`` would rebuild it from every token)."""
+    norm = doc.user_data.get("norm")
+    return norm.text if norm is not None else doc.text
 
 
 @Language.component("signalering_dates_v1")
 def dates_component(doc: Doc) -> Doc:
     """Dates (ISO when complete), times (HH:MM) and day words."""
     rules = _rules(doc)
-    text = doc.text
-    for pattern in rules.date_res:
+    text = _text(doc)
+    digits = _DIGIT.search(text) is not None  # dates and times need one
+    for pattern in rules.date_res if digits else ():
         for m in pattern.finditer(text):
             if _taken(doc, *m.span()):
                 continue
             value = _iso_date(m.group(0))
             if value:
                 _emit(doc, "dates", *m.span(), value=value)
-    for pattern in rules.time_res:
+    for pattern in rules.time_res if digits else ():
         for m in pattern.finditer(text):
             if not _taken(doc, *m.span()):
                 hh, mm = re.split(r"[:h]", m.group(0))
@@ -98,7 +99,7 @@ def places_component(doc: Doc) -> Doc:
     if rules.place_re is None:
         return doc
     norm = doc.user_data["norm"]
-    for m in rules.place_re.finditer(doc.text):
+    for m in rules.place_re.finditer(_text(doc)):
         group = "ar" if m.group("ar") else "other"
         alias = m.group(group)
         start, end = m.span(group)
@@ -152,7 +153,9 @@ def _regions(doc: Doc) -> list[str]:
 def prices_component(doc: Doc) -> Doc:
     """Amounts with an ISO 4217 currency, and who the price is for."""
     rules = _rules(doc)
-    text = doc.text
+    text = _text(doc)
+    if _DIGIT.search(text) is None:  # no amount, no price
+        return doc
     window = int(rules.data.get("per_window", 25))
     found = []
     for m in rules.price_re.finditer(text):
@@ -184,7 +187,7 @@ def prices_component(doc: Doc) -> Doc:
 def handles_component(doc: Doc) -> Doc:
     """Messaging handles and links (wa.me, t.me, @name, "insta: name" ...)."""
     rules = _rules(doc)
-    text = doc.text
+    text = _text(doc)
     seen: set[tuple[str, str]] = set()
 
     def emit(platform: str, value: str, start: int, end: int) -> None:
@@ -196,10 +199,10 @@ def handles_component(doc: Doc) -> Doc:
         seen.add((platform, value))
         _emit(doc, "handles", start, end, platform=platform, value=value)
 
-    for platform, pattern in rules.link_res:
-        for m in pattern.finditer(text):
-            if not _taken(doc, *m.span()):
-                emit(platform, m.group(1), *m.span())
+    for m in rules.link_re.finditer(text):
+        if not _taken(doc, *m.span()):
+            platform, group = rules.link_of[m.lastgroup or ""]
+            emit(platform, m.group(group), *m.span())
     label_words = _label_words(rules, text)
     for lab in label_words:
         m = rules.label_tail_re.match(text, lab.end())
@@ -246,8 +249,13 @@ def _label_words(rules: Rules, text: str) -> list[re.Match[str]]:
 _MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _parse(number: str, region: str | None) -> tuple[str, bool] | None:
-    """``(E.164, is_mobile)`` when ``number`` is valid in ``region``."""
+    """``(E.164, is_mobile)`` when ``number`` is valid in ``region``.
+
+    Cached: reposts repeat the same numbers, and phonenumbers is the slowest
+    step of extraction.
+    """
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
@@ -280,7 +288,9 @@ def _national(digits: str, regions: list[str], *, mobile_only: bool) -> str | No
 def phones_component(doc: Doc) -> Doc:
     """Phone numbers in E.164, from every obfuscated form normalisation undoes."""
     rules = _rules(doc)
-    text = doc.text
+    text = _text(doc)
+    if _DIGIT.search(text) is None:
+        return doc
     regions: list[str] | None = None
     for m in rules.phone_re.finditer(text):
         if _taken(doc, *m.span()):

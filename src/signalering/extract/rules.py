@@ -39,6 +39,37 @@ def _alternation(words: list[str]) -> str:
     return alternation(words)
 
 
+def _starts_with(chars: set[str]) -> str:
+    """A lookahead for the characters a match can start with.
+
+    An optimisation only: Python's regex engine skips positions that cannot
+    start a match when the pattern begins with a character set, instead of
+    trying the whole pattern (its look-behind and optional parts) everywhere.
+    """
+    return "(?=[" + "".join(re.escape(c) for c in sorted(chars)) + "])"
+
+
+def _leading_chars(pattern: str) -> set[str] | None:
+    r"""The letters/digits ``pattern`` must start with, or None when not plain.
+
+    Reads link patterns of the form ``name\.com/...`` or ``(?:a\.me|b\.com)/...``;
+    anything else gives None (no lookahead, no harm).
+    """
+    alts = [pattern]
+    if pattern.startswith("(?:"):
+        end = pattern.find(")")
+        inner = pattern[3:end]
+        if end < 0 or "(" in inner or "[" in inner or inner.endswith("\\"):
+            return None
+        alts = inner.split("|")
+    out = set()
+    for alt in alts:
+        if len(alt) < 2 or not alt[0].isalnum() or alt[1] in "?*{":
+            return None
+        out.add(alt[0])
+    return out
+
+
 @dataclass(frozen=True)
 class Place:
     name: str
@@ -50,6 +81,8 @@ class Place:
 class Rules:
     data: dict[str, Any]
     link_res: list[tuple[str, re.Pattern[str]]]
+    link_re: re.Pattern[str]
+    link_of: dict[str, tuple[str, int]]
     label_tail_re: re.Pattern[str]
     handle_stopwords: frozenset[str]
     label_platform: dict[str, str]
@@ -98,13 +131,29 @@ def load_rules(gazetteer: str | None = None) -> Rules:
     link_res = []
     label_platform: dict[str, str] = {}
     numeric = set()
+    # All link forms in one regex (one scan of the post instead of one per
+    # platform): branch ``l{i}`` is a platform's pattern, its first group the handle.
+    branches: list[str] = []
+    link_of: dict[str, tuple[str, int]] = {}
+    group = 1
     for platform, spec in data["platforms"].items():
         for pattern in spec.get("links") or []:
             link_res.append((platform, re.compile(r"(?:https?://)?(?:www\.)?" + pattern)))
+            name = f"l{len(branches)}"
+            branches.append(f"(?P<{name}>{pattern})")
+            link_of[name] = (platform, group + 1)
+            group += 1 + re.compile(pattern).groups
         for label in spec.get("labels") or []:
             label_platform[_norm(label)] = platform
         if spec.get("numeric"):
             numeric.add(platform)
+    leads = [
+        _leading_chars(p) for spec in data["platforms"].values() for p in spec.get("links") or []
+    ]
+    ahead = ""
+    if all(lead is not None for lead in leads):
+        ahead = _starts_with({"h", "w"}.union(*leads))  # h: https://, w: www.
+    link_re = re.compile(ahead + r"(?:https?://)?(?:www\.)?(?:" + "|".join(branches) + ")")
     gap = data["label_gap"]
     label_tail_re = re.compile(
         rf"(?P<gap>{gap})(?P<at>@?)(?P<value>[a-z][a-z0-9_.]{{2,31}}[a-z0-9_]|\+?[0-9][0-9 \-]{{6,18}}[0-9])"
@@ -127,7 +176,8 @@ def load_rules(gazetteer: str | None = None) -> Rules:
     mult = _alternation(list(multiplier_of))
     amount = r"\d{1,3}(?:[.,' ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
     price_re = re.compile(
-        rf"(?<![\da-z.,])(?:(?P<cur1>{cur})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
+        _starts_with({w[0] for w in currency_of} | set("0123456789"))
+        + rf"(?<![\da-z.,])(?:(?P<cur1>{cur})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
         rf"|(?P<amt2>{amount})(?:\s?(?P<mult2>{mult})(?![^\W\d_]))?\s?(?P<cur2>{cur}))"
         rf"(?![^\W\d_])"
     )
@@ -181,13 +231,16 @@ def load_rules(gazetteer: str | None = None) -> Rules:
             )
         if other:
             parts.append(rf"{_WORD_CHAR_LEFT}(?P<other>{_alternation(other)}){_WORD_CHAR_RIGHT}")
-        place_re = re.compile("|".join(parts))
+        firsts = {k[0] for k in place_of} | {c for c in _PROCLITICS if "\u0600" <= c <= "\u06ff"}
+        place_re = re.compile(_starts_with(firsts) + "(?:" + "|".join(parts) + ")")
     logger.debug(
         "extraction rules loaded: %s places, %s currencies", len(place_of), len(currency_of)
     )
     return Rules(
         data=data,
         link_res=link_res,
+        link_re=link_re,
+        link_of=link_of,
         label_tail_re=label_tail_re,
         handle_stopwords=frozenset(_norm(w) for w in data.get("handle_stopwords") or []),
         label_platform=label_platform,
