@@ -29,13 +29,18 @@ URL_RE = re.compile(
 )
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 HANDLE_RE = re.compile(r"(?<![\w@])@[\w.]{2,}")
+# A Latin token with an underscore (captain_ali) is a user name, whatever script surrounds it.
+USERNAME_RE = re.compile(r"(?<![\w\[])[A-Za-z0-9.]*[A-Za-z0-9]_[A-Za-z0-9_.]*[A-Za-z0-9](?![\w\]])")
 # Seven or more digits, allowing the separators people put inside numbers.
 PHONE_RE = re.compile(r"\+?\(?\d[\d\s().\-/]{5,}\d")
 _DIGITS = re.compile(r"\d")
-# A platform name followed by a bare name ("telegram: captain_ali", "snap lori_vip").
+# A platform name followed by a user name ("telegram: captain_ali", "snap lori_vip").
 PLATFORM_HANDLE_RE = re.compile(
     r"\b(whatsapp|whats|telegram|tg|signal|viber|imo|snapchat|snap|instagram|insta|ig|tiktok"
-    r"|facebook|fb|messenger)\s*[:=]?\s*@?([A-Za-z0-9_.]{3,})",
+    r"|facebook|fb|messenger|ቴሌግራም|ዋትስኣፕ|تلغرام|تلگرام|ټلګرام|واتس|واتساپ|واټساپ|телеграм|вайбер"
+    r"|تێلێگرام|سناپ)"
+    # "telegram: name", "snap @name", or a bare name that has a digit, dot or underscore.
+    r"(?:\s*[:=]\s*@?|\s*@|\s+(?=[A-Za-z0-9]*[_.\d]))([A-Za-z0-9_.]{3,})",
     re.IGNORECASE,
 )
 _PLACEHOLDER = re.compile(r"\[(?:phone|handle|link|email|name)\]")
@@ -79,10 +84,11 @@ def _extracted_spans(text: str, lang: str | None) -> list[tuple[int, int, str]]:
 
 
 def _regex_pass(text: str, authors: Iterable[str]) -> str:
+    text = EMAIL_RE.sub(EMAIL, text)  # before links: an address ends in a domain
     text = URL_RE.sub(LINK, text)
-    text = EMAIL_RE.sub(EMAIL, text)
     text = PLATFORM_HANDLE_RE.sub(lambda m: f"{m.group(1)} {HANDLE}", text)
     text = HANDLE_RE.sub(HANDLE, text)
+    text = USERNAME_RE.sub(HANDLE, text)
     text = PHONE_RE.sub(
         lambda m: PHONE if len(_DIGITS.findall(m.group())) >= 7 else m.group(), text
     )
@@ -100,6 +106,7 @@ def contacts_left(text: str, *, lang: str | None = None) -> list[str]:
     left = [p["value"] for p in found.get("phones") or []]
     left += [h["value"] for h in found.get("handles") or []]
     left += URL_RE.findall(probe) + EMAIL_RE.findall(probe) + HANDLE_RE.findall(probe)
+    left += USERNAME_RE.findall(probe)
     left += [m for m in PHONE_RE.findall(probe) if len(_DIGITS.findall(m)) >= 7]
     return left
 
@@ -109,6 +116,7 @@ def scrub(text: str, *, authors: Iterable[str] = (), lang: str | None = None) ->
     authors = list(authors)
     out = text
     for _ in range(_MAX_PASSES):
+        out = EMAIL_RE.sub(EMAIL, out)
         out = _replace_spans(out, _extracted_spans(out, lang))
         out = _regex_pass(out, authors)
         if not contacts_left(out, lang=lang):
