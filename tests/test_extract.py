@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from signalering import corpus
-from signalering.extract import evaluate, extract, extract_many, route
+from signalering.extract import evaluate, extract, extract_many, pipeline, route
+from signalering.text import normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,3 +170,35 @@ def test_extraction_meets_the_targets_on_the_corpus(corpus_records: list[dict]) 
     assert report["handles"]["f1"] >= 0.95, report["handles"]
     assert report["prices"]["f1"] >= 0.93, report["prices"]
     assert report["places"]["f1"] >= 0.88, report["places"]
+
+
+def test_a_normalised_post_gives_the_same_entities_as_its_text() -> None:
+    texts = [
+        "🚤 Zuwara → Lampedusa ٣٥٠٠ يورو للشخص، واتس ٠٩٢٢٦٠١٨١٥",
+        "w h a t s a p p 0532.792.44.02 Izmir, 3k euro p.p., t.me/Boza_VIP",
+    ]
+    for text in texts:
+        assert extract(normalise(text), lang="en") == extract(text, lang="en")
+    assert list(extract_many([normalise(t) for t in texts], langs=["ar", "tr"])) == [
+        extract(texts[0], lang="ar"),
+        extract(texts[1], lang="tr"),
+    ]
+
+
+def test_pipeline_spans_cover_exactly_the_normalised_findings() -> None:
+    nlp = pipeline()
+    text = "Boat Zuwara → Lampedusa 3.500€ p.p. WhatsApp +218 92 260 1815"
+    doc = nlp(normalise(text).text)
+    labels = {(span.label_, span.text) for span in doc.spans["sc"]}
+    assert ("phones", "+218 92 260 1815") in labels
+    assert ("prices", "3.500€") in labels
+    assert ("places", "zuwara") in labels
+
+
+def test_new_words_do_not_grow_the_pipeline_vocabulary() -> None:
+    nlp = pipeline()
+    extract("warm up 0612345678 @someone", lang="en")
+    before = len(nlp.vocab)
+    for i in range(200):
+        extract(f"contact @handle_{i}x{i * 7919} or wa.me/3161234{i:04d} code{i}", lang="en")
+    assert len(nlp.vocab) - before < 20

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from signalering.text import normalise
+from signalering.text import alternation, normalise
 
 
 @pytest.mark.parametrize(
@@ -66,3 +68,28 @@ def test_spelled_digit_maps_to_its_whole_word() -> None:
 
 def test_arabic_diacritics_and_tatweel_are_removed() -> None:
     assert normalise("طَرَابُلُس ليـــبيا").text == normalise("طرابلس ليبيا").text
+
+
+def test_offsets_survive_characters_that_vanish_or_expand() -> None:
+    raw = "☎️ ＋4️⃣4️⃣ ﷼ what\u200dsapp ٠٩٢٢"
+    n = normalise(raw)
+    assert len(n.starts) == len(n.ends) == len(n.text)
+    assert "whatsapp" in n.text and "0922" in n.text
+    w = n.text.index("whatsapp")
+    assert raw.__getitem__(slice(*n.to_original(w, w + 8))) == "what\u200dsapp"
+    d = n.text.index("0922")
+    assert raw.__getitem__(slice(*n.to_original(d, d + 4))) == "٠٩٢٢"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["dun", "dunkirk", "dover", "do"],
+        ["van", "vanadzor", "ван", "وان", "a.b", "a+b", "(x)"],
+    ],
+)
+def test_alternation_matches_the_longest_word_like_a_sorted_alternation(words: list[str]) -> None:
+    plain = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+    trie = re.compile(alternation(words))
+    text = " ".join(words) + " dunkirkx dov vanadzo a.b+b (x)) وانی"
+    assert [m.span() for m in trie.finditer(text)] == [m.span() for m in plain.finditer(text)]

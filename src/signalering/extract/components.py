@@ -20,6 +20,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from signalering.extract.rules import Rules, case_sensitive, load_rules
+from signalering.text import Normalised
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,18 @@ _DIGIT = re.compile(r"\d")
 
 
 def _rules(doc: Doc) -> Rules:
+    """The rule tables; first gives a doc made by ``nlp(text)`` the context extract() sets.
+
+    Such a doc's text is taken as already normalised, so offsets are into it.
+    """
+    if "entities" not in doc.user_data:
+        text = doc.text
+        n = len(text)
+        norm = Normalised(
+            original=text, text=text, starts=list(range(n)), ends=list(range(1, n + 1))
+        )
+        doc.user_data.update(norm=norm, taken=[], entities={kind: [] for kind in KINDS})
+        doc.spans["sc"] = []
     return load_rules(doc.user_data.get("gazetteer"))
 
 

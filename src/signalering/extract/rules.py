@@ -59,7 +59,8 @@ def _leading_chars(pattern: str) -> set[str] | None:
     if pattern.startswith("(?:"):
         end = pattern.find(")")
         inner = pattern[3:end]
-        if end < 0 or "(" in inner or "[" in inner or inner.endswith("\\"):
+        optional = pattern[end + 1 : end + 2] in ("?", "*", "{")
+        if end < 0 or optional or "(" in inner or "[" in inner or inner.endswith("\\"):
             return None
         alts = inner.split("|")
     out = set()
