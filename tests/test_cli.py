@@ -39,7 +39,7 @@ def _commands() -> list[list[str]]:
 def test_every_command_has_help_with_an_example_and_is_in_the_readme(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0, result.stderr
-    assert "Example: signalering" in result.stdout.decode()
+    assert re.search(r"Example: .*\bsignalering ", result.stdout.decode()), "help shows an example"
     readme = (ROOT / "README.md").read_text()
     assert re.search(rf"signalering {' '.join(command)}\b", readme), (
         f"README lacks `signalering {' '.join(command)}`"

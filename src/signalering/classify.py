@@ -84,7 +84,7 @@ def build_estimator(
             "char",
             TfidfVectorizer(
                 analyzer="char_wb",
-                ngram_range=(2, 5),
+                ngram_range=(1, 4),
                 min_df=2,
                 max_features=300_000,
                 sublinear_tf=True,
