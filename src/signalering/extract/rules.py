@@ -160,7 +160,7 @@ def load_rules(gazetteer: str | None = None) -> Rules:
         rf"(?P<gap>{gap})(?P<at>@?)(?P<value>[a-z][a-z0-9_.]{{2,31}}[a-z0-9_]|\+?[0-9][0-9 \-]{{6,18}}[0-9])"
         r"(?![\w@])"
     )
-    at_re = re.compile(r"(?<![\w.@/])@(?P<value>[a-z][a-z0-9_.]{2,31}[a-z0-9_])(?![\w@])")
+    at_re = re.compile(r"(?=@)(?<![\w.@/])@(?P<value>[a-z][a-z0-9_.]{2,31}[a-z0-9_])(?![\w@])")
     # --- prices
     currency_of: dict[str, str] = {}
     for code, words in data["currencies"].items():
@@ -196,7 +196,9 @@ def load_rules(gazetteer: str | None = None) -> Rules:
     phone_cue_re = re.compile(
         rf"(?:{_alternation([_norm(w) for w in data['phone_cues']])})", re.IGNORECASE
     )
-    phone_re = re.compile(r"(?<![\w+])(?:\+\s?|00)?\(?\d(?:[ \-./()\u00a0]{0,3}\d){5,18}(?!\d)")
+    phone_re = re.compile(
+        r"(?=[\d+(])(?<![\w+])(?:\+\s?|00)?\(?\d(?:[ \-./()\u00a0]{0,3}\d){5,18}(?!\d)"
+    )
     # --- dates
     date_res = [re.compile(p) for p in data["dates"]["patterns"]]
     time_res = [re.compile(p) for p in data["dates"]["times"]]
