@@ -354,7 +354,7 @@ def _print_evaluation(r: dict[str, Any]) -> None:
     )
     out_console.print(f"precision gain: {b['precision_gain_points']:+.1f} points")
     lang_id = r.get("language_id") or {}
-    per = lang_id.get("per_language") or {}
+    per = lang_id.get("per_lang") or {}
     if per:
         _table(
             "Language identification (posts of 8+ words)",
@@ -658,7 +658,7 @@ def users_list() -> None:
 
     with _open_store(state.settings()) as store:
         for user in list_users(store):
-            out_console.print(f"{user['name']}\t{user['role']}\t{user['created_at']}", markup=False)
+            typer.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}")
 
 
 @users_app.command("remove")
@@ -689,13 +689,10 @@ def audit(
         entries = store.audit_log(limit=limit)
     for e in entries:
         if as_json:
-            out_console.print(json.dumps(e, ensure_ascii=False), markup=False)
+            typer.echo(json.dumps(e, ensure_ascii=False))
         else:
             detail = json.dumps(e["detail"], ensure_ascii=False) if e["detail"] else ""
-            out_console.print(
-                f"{e['created_at']}\t{e['user']}\t{e['action']}\t{e['target']}\t{detail}",
-                markup=False,
-            )
+            typer.echo(f"{e['created_at']}\t{e['user']}\t{e['action']}\t{e['target']}\t{detail}")
 
 
 @export_app.command("annotations")

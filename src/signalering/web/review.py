@@ -298,7 +298,12 @@ def nearest_offers(store: Store, post: Post, *, k: int = 5) -> list[dict]:
     }
     grams = _grams(post.text)
     with store._session() as session:
-        texts = dict(session.execute(select(PostRow.id, PostRow.text).where(PostRow.id.in_(bank))))
+        texts = {
+            other: text
+            for other, text in session.execute(
+                select(PostRow.id, PostRow.text).where(PostRow.id.in_(bank))
+            )
+        }
         shared: dict[int, int] = {}
         if contacts:
             for other, _ in session.execute(
@@ -382,11 +387,12 @@ def aggregates(store: Store) -> dict[str, Any]:
                 .limit(20)
             )
         ]
-        decisions = dict(
-            session.execute(
+        decisions = {
+            action: n
+            for action, n in session.execute(
                 select(Decision.action, func.count(Decision.id)).group_by(Decision.action)
             )
-        )
+        }
     return {
         "counts": store.counts(),
         "by_month": by_month,

@@ -1,0 +1,296 @@
+"""The review app over HTTP: accounts, roles, CSRF, headers, queue, decisions, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from signalering import accounts
+from signalering.store import Store
+from signalering.web import review as rv
+from signalering.web.app import create_app
+from signalering.web.export import export_annotations
+
+from .conftest import PASSWORD, POSTS, Review, csrf_of, login
+
+RAW_CONTACTS = (
+    "+218912345678",
+    "+33612345678",
+    "channel_uk_pass",
+    "Abu Rihla",
+    "Rihla Express",
+    "jan_transport",
+    "t.me/s/zuwara_trips",
+    "forum.example",
+)
+
+
+def test_a_new_store_has_no_account_so_nobody_can_log_in(sqlite_url: str) -> None:
+    with Store.open(sqlite_url, pseudonym_key=b"k") as store:
+        assert accounts.list_users(store) == []
+        for name, password in (("admin", "admin"), ("admin", ""), ("analyst", "analyst")):
+            with pytest.raises(accounts.LoginError):
+                accounts.login(store, name, password, client="1.2.3.4")
+
+
+def test_passwords_are_stored_as_argon2_hashes(review: Review) -> None:
+    from sqlalchemy import select
+
+    from signalering.store.accounts import User
+
+    with review.store._session() as session:
+        hashes = list(session.scalars(select(User.password_hash)))
+    assert hashes and all(h.startswith("$argon2") and PASSWORD not in h for h in hashes)
+
+
+def test_login_sets_an_httponly_samesite_session_cookie(client: TestClient) -> None:
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"name": "anna", "password": PASSWORD, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/queue"
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "signalering_session=" in c)
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_login_form_without_its_csrf_token_is_refused(client: TestClient) -> None:
+    client.get("/login")
+    response = client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf": "x"})
+    assert response.status_code == 403
+    assert client.get("/queue", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_logins_are_rate_limited_after_five_failures(client: TestClient) -> None:
+    for _ in range(5):
+        login(client, "anna", "wrong password!")
+    page = login(client, "anna", PASSWORD).get("/queue", follow_redirects=False)
+    assert page.status_code == 303  # still not logged in, even with the right password
+    assert "/login" in page.headers["location"]
+    assert "15" in client.get("/login?error=login_limited").text
+
+
+def test_every_page_sends_security_headers(client: TestClient) -> None:
+    for path in ("/login", "/static/app.css"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_pages_and_api_need_a_login(client: TestClient) -> None:
+    assert client.get("/queue", follow_redirects=False).headers["location"] == "/login"
+    assert client.get("/posts/1", follow_redirects=False).status_code == 303
+    assert client.get("/api/queue").status_code == 401
+    assert client.get("/api/aggregates").status_code == 401
+
+
+def test_campaign_user_gets_aggregates_but_no_raw_contact_anywhere(
+    client: TestClient, review: Review
+) -> None:
+    login(client, "carla")
+    pk = review.ids["101"]
+    for path in ("/queue", f"/posts/{pk}", "/audit", "/api/queue", f"/api/posts/{pk}"):
+        assert client.get(path).status_code == 403, path
+    csrf = csrf_of(client.get("/campaign").text)
+    exported = client.post("/export", data={"ids": [pk], "fmt": "json", "csrf": csrf})
+    assert exported.status_code == 403
+    pages = client.get("/campaign").text + client.get("/api/aggregates").text
+    assert "offer" in pages
+    for raw in RAW_CONTACTS:
+        assert raw not in pages, raw
+    aggregates = client.get("/api/aggregates").json()
+    assert aggregates["contacts"], "pseudonymised contacts are listed"
+    assert all(len(c["pseudonym"]) >= 12 for c in aggregates["contacts"])
+
+
+def test_analyst_sees_the_post_with_contacts_and_the_view_is_audited(
+    client: TestClient, review: Review
+) -> None:
+    login(client, "anna")
+    pk = review.ids["101"]
+    page = client.get(f"/posts/{pk}").text
+    assert "+218912345678" in page and "Abu Rihla" in page
+    assert '<mark class="evidence">' in page
+    log = review.store.audit_log(limit=5)
+    assert any(e["action"] == "view.contacts" and e["target"] == f"post:{pk}" for e in log)
+
+
+def test_a_decision_without_the_session_csrf_token_is_refused(
+    client: TestClient, review: Review
+) -> None:
+    login(client, "anna")
+    pk = review.ids["101"]
+    response = client.post(f"/posts/{pk}/decision", data={"action": "confirm", "csrf": "forged"})
+    assert response.status_code == 403
+    assert review.store.decisions(pk) == []
+
+
+def test_confirming_a_post_records_who_and_removes_it_from_the_open_queue(
+    client: TestClient, review: Review
+) -> None:
+    login(client, "anna")
+    queue = client.get("/api/queue").json()["posts"]
+    assert queue, "the fixture offers are flagged"
+    pk = queue[0]["id"]
+    csrf = csrf_of(client.get(f"/posts/{pk}").text)
+    client.post(f"/posts/{pk}/decision", data={"action": "confirm", "note": "clear", "csrf": csrf})
+    assert [d["user"] for d in review.store.decisions(pk)] == ["anna"]
+    assert pk not in [p["id"] for p in client.get("/api/queue").json()["posts"]]
+    assert pk in [p["id"] for p in client.get("/api/queue?status=confirm").json()["posts"]]
+    # (the redirect to the next post logs that view after the decision)
+    entries = review.store.audit_log(limit=5)
+    assert {"user": "anna", "action": "decision.confirm", "target": f"post:{pk}"}.items() <= next(
+        e for e in entries if e["action"] == "decision.confirm"
+    ).items()
+
+
+def test_queue_filters_by_language_source_date_and_text(client: TestClient, review: Review) -> None:
+    login(client, "anna")
+    everything = client.get("/api/queue").json()["posts"]
+    arabic = client.get("/api/queue?lang=ar").json()["posts"]
+    assert arabic and all(p["lang"] == "ar" for p in arabic)
+    forum = client.get("/api/queue?source=forum-nl").json()["posts"]
+    assert all(p["source"] == "forum-nl" for p in forum)
+    june = client.get("/api/queue?from=2024-06-01&to=2024-06-30").json()["posts"]
+    assert june and all(p["posted_at"].startswith("2024-06") for p in june)
+    found = client.get("/api/queue?q=zuwara lampedusa").json()["posts"]
+    assert [p["id"] for p in found] == [review.ids["101"]]
+    assert len(everything) >= len(june) + len(arabic) - 1
+
+
+def test_queue_pages_follow_the_ranking_without_gaps(client: TestClient) -> None:
+    login(client, "anna")
+    everything = client.get("/api/queue?limit=500").json()["posts"]
+    seen, after = [], None
+    while True:
+        page = client.get("/api/queue", params={"limit": 2, **({"after": after} if after else {})})
+        body = page.json()
+        seen += [p["id"] for p in body["posts"]]
+        after = body["next"]
+        if not after:
+            break
+    assert seen == [p["id"] for p in everything]
+    scores = [p["score"] for p in everything]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_interface_is_dutch_by_default_and_switches_to_english(client: TestClient) -> None:
+    login(client, "anna")
+    assert "Wachtrij" in client.get("/queue").text
+    client.get("/lang/en?next=/queue")
+    assert "Queue" in client.get("/queue").text and "Wachtrij" not in client.get("/queue").text
+
+
+def test_export_of_selected_posts_is_csv_with_contacts_and_audited(
+    client: TestClient, review: Review
+) -> None:
+    login(client, "anna")
+    ids = [review.ids["101"], review.ids["201"]]
+    csrf = csrf_of(client.get("/queue").text)
+    response = client.post("/export", data={"ids": ids, "fmt": "csv", "csrf": csrf})
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [int(r["id"]) for r in rows] == sorted(ids)
+    assert rows[0]["phones"] == "+218912345678"
+    # Hostile text cannot become a spreadsheet formula.
+    assert all(not r["author"].startswith(("=", "+", "-", "@")) for r in rows)
+    entry = review.store.audit_log(limit=1)[0]
+    assert entry["action"] == "export.csv" and entry["user"] == "anna"
+
+
+def test_exported_annotations_use_the_corpus_format_with_the_reviewers_label(
+    review: Review,
+) -> None:
+    from signalering.corpus import _entity_problems
+
+    store = review.store
+    store.add_decision(review.ids["101"], "anna", "confirm", label="offer")
+    store.add_decision(review.ids["104"], "anna", "correct", label="unrelated")
+    store.add_decision(review.ids["102"], "anna", "escalate")
+    out = io.StringIO()
+    assert export_annotations(store, out, user="anna") == 2
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    by_label = {r["label"]: r for r in records}
+    assert set(by_label) == {"offer", "unrelated"}
+    offer = by_label["offer"]
+    assert offer["text"] == POSTS[0].text
+    assert {
+        "id",
+        "text",
+        "lang",
+        "label",
+        "family",
+        "source_kind",
+        "hard_negative",
+        "entities",
+    } <= set(offer)
+    assert "+218912345678" in offer["entities"]["phones"]
+    for record in records:
+        assert _entity_problems(record["id"], record["entities"]) == []
+    assert store.audit_log(limit=1)[0]["action"] == "export.annotations"
+
+
+def test_confirmed_offers_become_the_nearest_known_offers_of_similar_posts(
+    review: Review,
+) -> None:
+    store = review.store
+    assert rv.exemplars(store) == []
+    store.add_decision(review.ids["101"], "anna", "confirm", label="offer")
+    assert rv.exemplars(store) == [review.ids["101"]]
+    similar = store.get(review.ids["201"])
+    assert similar is not None
+    nearest = rv.nearest_offers(store, similar)
+    assert [n["id"] for n in nearest] == [review.ids["101"]]
+
+
+def test_evidence_highlights_are_cut_on_the_original_string_in_arabic() -> None:
+    text = "رحلات بحرية من ليبيا إلى إيطاليا السعر ٣٠٠٠ يورو"
+    start = text.index("ليبيا")
+    segments = rv.evidence_segments(text, [{"start": start, "end": start + 5}])
+    assert "".join(s for s, _ in segments) == text
+    assert [s for s, hit in segments if hit] == ["ليبيا"]
+
+
+def test_users_command_reads_the_password_from_stdin_and_lists_roles(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "SIGNALERING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "SIGNALERING_PATHS_HOME": str(tmp_path),
+    }
+    binary = str(Path(sys.executable).with_name("signalering"))
+    added = subprocess.run(
+        [binary, "users", "add", "anna", "--role", "analyst"],
+        input=b"a long passphrase\n",
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = subprocess.run([binary, "users", "list"], capture_output=True, env=env, timeout=120)
+    assert "anna\tanalyst" in listed.stdout.decode()
+    bad = subprocess.run(
+        [binary, "users", "add", "eve", "--role", "root"],
+        input=b"a long passphrase\n",
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert bad.returncode != 0 and "role 'root' is unknown" in bad.stderr.decode()
+    audit = subprocess.run([binary, "audit"], capture_output=True, env=env, timeout=120)
+    assert "user.add\tuser:anna" in audit.stdout.decode()
+
+
+def test_app_refuses_a_role_it_does_not_know(review: Review) -> None:
+    with pytest.raises(Exception, match="role"):
+        accounts.add_user(review.store, "x", "superuser", PASSWORD)
+    assert create_app(review.settings, store=review.store) is not None
