@@ -22,7 +22,9 @@ What ``.text`` is, in order of the passes:
 6. Runs of digits written as words (en, nl, de, fr, tr, ar, fa, ps, ckb) become
    digits, when the run is long enough to be a number rather than prose.
 
-The rule tables live in ``signalering/data/*.yaml``.
+The rule tables live in ``signalering/data/*.yaml``. :func:`alternation` turns a
+word list into a prefix-trie regex; the extraction rules use it for their
+gazetteer and currency/phrase lists.
 """
 
 from __future__ import annotations
