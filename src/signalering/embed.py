@@ -78,7 +78,9 @@ class SentenceTransformerEncoder:
                 "give a local folder (e.g. models/<name>) or a name your model hub serves"
             ) from exc
         self.name = f"st:{name_or_path}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dim = getattr(self._model, "get_embedding_dimension", None)  # renamed in ST 6
+        dim = dim or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim())
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         vectors = self._model.encode(

@@ -87,8 +87,9 @@ def signatures(
             stop += 1
         chunk = [normalise_for_dedup(t) if normalise else t for t in texts[start:stop]]
         h, first = _shingle_hashes(chunk, shingle)
-        values = ((h[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).astype(np.uint32)
-        out[start:stop] = np.minimum.reduceat(values, first, axis=0)
+        # (num_perm, shingles): each permutation's row is contiguous for reduceat.
+        values = ((a[:, None] * h[None, :] + b[:, None]) >> np.uint64(32)).astype(np.uint32)
+        out[start:stop] = np.minimum.reduceat(values, first, axis=1).T
         start = stop
     return out
 

