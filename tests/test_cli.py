@@ -144,3 +144,39 @@ def test_run_stores_posts_and_a_second_run_adds_none(trained_model: Path, tmp_pa
     assert "2 new" in first.stdout.decode()
     second = run("run", "--input", str(src), env=env)
     assert "0 new" in second.stdout.decode() and "2 unchanged" in second.stdout.decode()
+
+
+def test_evaluate_prints_per_label_and_per_language_metrics(trained_model: Path) -> None:
+    from signalering import corpus
+
+    result = run("evaluate", "--no-lolo", env={"SIGNALERING_MODEL_PATH": str(trained_model)})
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    for heading in (
+        "Per label",
+        "Per language",
+        "Confusion",
+        "Brier",
+        "keyword baseline",
+        "Entity extraction",
+    ):
+        assert heading in out
+    for lang in {r["lang"] for r in corpus.load()}:
+        assert re.search(rf"^\W*{re.escape(lang)}\W", out, re.M), f"no row for {lang}"
+
+
+@pytest.mark.slow
+def test_demo_crawls_the_bundled_site_and_shows_flagged_posts(
+    trained_model: Path, tmp_path: Path
+) -> None:
+    env = {
+        "SIGNALERING_MODEL_PATH": str(trained_model),
+        "SIGNALERING_PATHS_HOME": str(tmp_path / "home"),
+    }
+    result = run("demo", env=env, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    out = result.stdout.decode()
+    crawled = int(re.search(r"Crawled \d+ demo sources: (\d+) posts", out).group(1))
+    assert crawled >= 40
+    assert "Top flagged posts" in out and "offer" in out
+    assert (tmp_path / "home" / "demo.sqlite3").exists()

@@ -711,7 +711,10 @@ def export_annotations(output: OutputOpt = None) -> None:
 
 @export_app.command("posts")
 def export_posts(
-    ids: Annotated[str, typer.Option(help="Comma-separated post ids.")],
+    ids: Annotated[str, typer.Option(help="Comma-separated post ids.")] = "",
+    network: Annotated[
+        str | None, typer.Option(help="Every post of this network (see `signalering networks`).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     output: OutputOpt = None,
 ) -> None:
@@ -727,6 +730,10 @@ def export_posts(
     except ValueError:
         raise InputError(f"--ids {ids!r} must be numbers separated by commas") from None
     with _open_store(state.settings()) as store:
+        if network:
+            from .web.review import network_posts
+
+            pks += network_posts(store, network)
         text = run_export(store, pks, fmt=fmt, user=_operator())  # type: ignore[arg-type]
     with _open_out(output) as out:
         out.write(text)
