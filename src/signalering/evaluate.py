@@ -30,6 +30,7 @@ Progress = Callable[[str], None]
 
 # -- metrics -------------------------------------------------------------------
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    tp, fp, fn = int(tp), int(fp), int(fn)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
