@@ -1,0 +1,341 @@
+"""Re-score stored posts with a new model version: parallel, chunked, resumable.
+
+``rescore(url, model_path=...)`` splits the stored posts into keyset ranges of post ids
+(chunks), recorded in ``rescore_chunks`` under one job per model version. Worker
+processes each take a chunk, run the stages (normalise, language, classify, extract and,
+when asked, similarity to known offers) and save the scores with ``Store.save_scores``;
+the chunk is then marked done. Each chunk is one short write transaction, so the review
+app keeps reading (SQLite WAL, PostgreSQL MVCC) and writing between chunks.
+
+A killed job resumes where it stopped: the next call with the same model version skips
+the chunks already done. A chunk interrupted between saving and marking is scored again;
+``save_scores`` replaces that version's rows, so every post ends with one score per model
+version. Scores of older model versions stay in the store (``Store.flagged(model_version=)``).
+Posts stored after a job started are picked up by the next call as new chunks. Linking
+(repost clusters and networks over every post) runs once at the end when ``link=True``.
+
+>>> rescore("sqlite:///data/signalering.db", model_path="models/v2", workers=2)  # doctest: +SKIP
+{'model_version': 'default-tfidf-2025...', 'posts': 1000000, 'chunks': 1000, ...}
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from .classify import Classifier
+from .errors import InputError, ModelError
+from .post import Post
+from .store import Store
+from .store.jobs import RescoreChunk, RescoreJob
+from .store.models import PostRow, utcnow
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (posts done, posts in the job)
+
+
+def _load_classifier(model_path: str | Path, threshold: float | None) -> Classifier:
+    path = Path(model_path)
+    if not (path / "model.skops").is_file():
+        raise ModelError(
+            f"model {path} not found — train one with `signalering train -o {path}` "
+            "or give the folder of a trained model to --model"
+        )
+    return Classifier.load(path, threshold=0.5 if threshold is None else threshold)
+
+
+# -- planning --------------------------------------------------------------------------
+
+
+def _job(store: Store, version: str, model_path: str, chunk_size: int, restart: bool) -> int:
+    """The id of this model version's job (created, or restarted when asked)."""
+    with store._session(write=True) as session:
+        job = session.scalars(select(RescoreJob).where(RescoreJob.model_version == version)).first()
+        if job is not None and restart:
+            # Explicit: SQLite honours ON DELETE CASCADE only with foreign keys switched on.
+            session.execute(delete(RescoreChunk).where(RescoreChunk.job_id == job.id))
+            session.delete(job)
+            session.flush()
+            job = None
+        if job is None:
+            job = RescoreJob(
+                model_version=version, model_path=model_path, chunk_size=chunk_size, posts=0
+            )
+            session.add(job)
+            session.flush()
+        job.status = "running"
+        job.finished_at = None
+        return job.id
+
+
+def _plan(store: Store, job_id: int, chunk_size: int) -> None:
+    """Add chunks for the posts after the job's last chunk (all posts for a new job)."""
+    with store._session(write=True) as session:
+        last = session.scalar(
+            select(func.max(RescoreChunk.last_pk)).where(RescoreChunk.job_id == job_id)
+        )
+        ids = session.scalars(
+            select(PostRow.id).where(PostRow.id > (last or 0)).order_by(PostRow.id)
+        ).all()
+        chunks = [
+            RescoreChunk(
+                job_id=job_id,
+                first_pk=ids[i],
+                last_pk=ids[min(i + chunk_size, len(ids)) - 1],
+                status="pending",
+            )
+            for i in range(0, len(ids), chunk_size)
+        ]
+        session.add_all(chunks)
+    if chunks:
+        logger.info("planned %s chunks of up to %s posts", len(chunks), chunk_size)
+
+
+def _pending(store: Store, job_id: int) -> tuple[list[tuple[int, int, int]], int, int]:
+    """Chunks still to do as ``(chunk id, first pk, last pk)``, posts already done, and all."""
+    with store._session() as session:
+        pending = [
+            (c.id, c.first_pk, c.last_pk)
+            for c in session.scalars(
+                select(RescoreChunk)
+                .where(RescoreChunk.job_id == job_id, RescoreChunk.status != "done")
+                .order_by(RescoreChunk.first_pk)
+            )
+        ]
+        done = session.scalar(
+            select(func.coalesce(func.sum(RescoreChunk.posts), 0)).where(
+                RescoreChunk.job_id == job_id, RescoreChunk.status == "done"
+            )
+        )
+        todo = 0
+        for _, first, last in pending:
+            todo += session.scalar(
+                select(func.count(PostRow.id)).where(PostRow.id >= first, PostRow.id <= last)
+            )
+    return pending, int(done or 0), int(done or 0) + todo
+
+
+# -- one chunk ---------------------------------------------------------------------------
+
+
+def _read_chunk(store: Store, first: int, last: int) -> list[Post]:
+    """The posts of ``first..last`` with what the stages need (one short read)."""
+    query = (
+        select(
+            PostRow.id,
+            PostRow.text,
+            PostRow.source,
+            PostRow.kind,
+            PostRow.url,
+            PostRow.post_id,
+            PostRow.extras,
+        )
+        .where(PostRow.id >= first, PostRow.id <= last)
+        .order_by(PostRow.id)
+    )
+    with store._session() as session:
+        return [
+            Post(
+                text=text,
+                id=str(pk),
+                source=source,
+                kind=kind,
+                url=url,
+                post_id=post_id,
+                extras=dict(extras or {}),
+            )
+            for pk, text, source, kind, url, post_id, extras in session.execute(query)
+        ]
+
+
+def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> int:
+    """Score one chunk, save it, mark it done; returns how many posts it held."""
+    chunk_id, first, last = chunk
+    posts = _read_chunk(store, first, last)
+    if posts:
+        store.save_scores(stages.process(posts))
+    with store._session(write=True) as session:
+        session.execute(
+            update(RescoreChunk)
+            .where(RescoreChunk.id == chunk_id)
+            .values(status="done", posts=len(posts), done_at=utcnow())
+        )
+    return len(posts)
+
+
+def _stages(
+    classifier: Classifier, store: Store | None, similar: bool, encoder: str | None
+) -> Any:
+    from .pipeline import Stages
+
+    stages = Stages(classifier)
+    if similar:
+        from .link.similar import ExemplarBank
+
+        kwargs = {"encoder": encoder} if encoder else {}
+        bank = ExemplarBank.from_corpus(store=store, **kwargs)
+        if store is not None:
+            bank.add_confirmed(store)
+        stages.bank = bank  # type: ignore[attr-defined]
+    return stages
+
+
+# Worker process state: one store connection and one loaded model per process.
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(
+    store_url: str,
+    pseudonym_key: bytes | None,
+    model_path: str,
+    threshold: float | None,
+    similar: bool,
+    encoder: str | None,
+) -> None:
+    logging.getLogger("signalering").setLevel(logging.WARNING)
+    store = Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False)
+    classifier = _load_classifier(model_path, threshold)
+    _worker["store"] = store
+    _worker["stages"] = _stages(classifier, store, similar, encoder)
+
+
+def _work(chunk: tuple[int, int, int]) -> int:
+    return _score_chunk(_worker["store"], _worker["stages"], chunk)
+
+
+# -- the job -------------------------------------------------------------------------------
+
+
+def rescore(
+    store_url: str,
+    *,
+    model_path: str | Path,
+    workers: int = 2,
+    chunk_size: int = 1000,
+    progress: Progress | None = None,
+    pseudonym_key: bytes | None = None,
+    threshold: float | None = None,
+    restart: bool = False,
+    similar: bool = False,
+    link: bool = False,
+    encoder: str | None = None,
+) -> dict[str, Any]:
+    """Re-score every stored post with the model in ``model_path``; resumes a killed job.
+
+    ``workers`` processes (1: in this process) take chunks of ``chunk_size`` posts.
+    ``progress(done, total)`` is called after each chunk. ``restart`` forgets the progress
+    of an earlier job for this model version. ``similar`` adds nearest-known-offer
+    evidence (needs the encoder); ``link`` rebuilds repost clusters and networks at the end.
+    Returns ``{model_version, posts, scored, chunks, resumed_from, seconds, posts_per_s}``.
+    """
+    if workers < 1 or chunk_size < 1:
+        raise InputError(
+            f"workers={workers}, chunk_size={chunk_size} — both must be at least 1 "
+            "(e.g. --workers 2 --chunk-size 1000)"
+        )
+    started = time.perf_counter()
+    classifier = _load_classifier(model_path, threshold)
+    version = classifier.version
+    with Store.open(store_url, pseudonym_key=pseudonym_key) as store:
+        job_id = _job(store, version, str(model_path), chunk_size, restart)
+        _plan(store, job_id, chunk_size)
+        pending, done, total = _pending(store, job_id)
+    resumed_from = done
+    if done:
+        logger.info("resuming re-score with %s: %s of %s posts done", version, done, total)
+    if progress is not None:
+        progress(done, total)
+
+    scored = 0
+    if pending and workers == 1:
+        with Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False) as store:
+            stages = _stages(classifier, store, similar, encoder)
+            for chunk in pending:
+                n = _score_chunk(store, stages, chunk)
+                scored += n
+                if progress is not None:
+                    progress(done + scored, total)
+    elif pending:
+        # spawn, not fork: a forked child would share the parent's database sockets.
+        context = multiprocessing.get_context("spawn")
+        args = (store_url, pseudonym_key, str(model_path), threshold, similar, encoder)
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(pending)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=args,
+        ) as pool:
+            # At most two chunks queued per worker, so a kill loses little queued work.
+            queue = list(reversed(pending))
+            running: set[Future[int]] = set()
+            while queue or running:
+                while queue and len(running) < 2 * workers:
+                    running.add(pool.submit(_work, queue.pop()))
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    scored += future.result()
+                    if progress is not None:
+                        progress(done + scored, total)
+
+    with Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False) as store:
+        networks = None
+        if link:
+            from .link import build_networks
+
+            kwargs = {"encoder": encoder} if encoder else {}
+            networks = len(build_networks(store, **kwargs))
+        with store._session(write=True) as session:
+            session.execute(
+                update(RescoreJob)
+                .where(RescoreJob.id == job_id)
+                .values(status="finished", finished_at=utcnow(), posts=done + scored)
+            )
+    seconds = time.perf_counter() - started
+    result = {
+        "model_version": version,
+        "posts": done + scored,
+        "scored": scored,
+        "chunks": len(pending),
+        "resumed_from": resumed_from,
+        "seconds": round(seconds, 3),
+        "posts_per_s": round(scored / seconds, 1) if seconds else None,
+    }
+    if networks is not None:
+        result["networks"] = networks
+    logger.info("re-scored %s posts with %s in %.1f s", scored, version, seconds)
+    return result
+
+
+def jobs(store: Store) -> list[dict[str, Any]]:
+    """Re-scoring jobs, newest first, with their progress."""
+    with store._session() as session:
+        rows = session.execute(
+            select(
+                RescoreJob,
+                func.count(RescoreChunk.id),
+                func.count(RescoreChunk.done_at),
+            )
+            .outerjoin(RescoreChunk, RescoreChunk.job_id == RescoreJob.id)
+            .group_by(RescoreJob.id)
+            .order_by(RescoreJob.id.desc())
+        ).all()
+        return [
+            {
+                "model_version": job.model_version,
+                "status": job.status,
+                "posts": job.posts,
+                "chunks": chunks,
+                "chunks_done": done,
+                "started_at": job.started_at.isoformat(),
+                "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            }
+            for job, chunks, done in rows
+        ]
