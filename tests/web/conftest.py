@@ -65,6 +65,17 @@ POSTS = [
         url="https://forum.example/t/104",
         posted_at="2024-06-04T10:00:00+00:00",
     ),
+    # A repost of the first offer with the same number: one network with it.
+    Post(
+        text="Boat from Zuwara to Lampedusa every week, 3500 euro, guaranteed, "
+        "whatsapp +218 91 234 5678",
+        source="fb-groups",
+        kind="facebook",
+        post_id="105",
+        url="https://facebook.example/groups/1/105",
+        author="Rihla Travel",
+        posted_at="2024-05-09T10:00:00+00:00",
+    ),
     # Hostile posts: markup, event handlers, javascript: links, bidi overrides.
     Post(
         text=f"Boat to Italy guaranteed, 3000 euro, whatsapp +218 91 111 2222 <script>{PWNED}</script>",

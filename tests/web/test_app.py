@@ -165,7 +165,7 @@ def test_queue_filters_by_language_source_date_and_text(client: TestClient, revi
     june = client.get("/api/queue?from=2024-06-01&to=2024-06-30").json()["posts"]
     assert june and all(p["posted_at"].startswith("2024-06") for p in june)
     found = client.get("/api/queue?q=zuwara lampedusa").json()["posts"]
-    assert [p["id"] for p in found] == [review.ids["101"]]
+    assert {p["id"] for p in found} == {review.ids["101"], review.ids["105"]}
     assert len(everything) >= len(june) + len(arabic) - 1
 
 
@@ -294,3 +294,25 @@ def test_app_refuses_a_role_it_does_not_know(review: Review) -> None:
     with pytest.raises(Exception, match="role"):
         accounts.add_user(review.store, "x", "superuser", PASSWORD)
     assert create_app(review.settings, store=review.store) is not None
+
+
+def test_network_page_shows_posts_contacts_and_timeline_to_analysts_only(
+    client: TestClient, review: Review
+) -> None:
+    from signalering.link.network import build_networks
+
+    networks = build_networks(review.store, encoder=None)
+    first, repost = review.ids["101"], review.ids["105"]
+    net = next(n for n in networks if str(first) in map(str, n["post_ids"]))
+    assert str(repost) in map(str, net["post_ids"])
+    login(client, "anna")
+    page = client.get(f"/networks/{net['id']}").text
+    assert "+218912345678" in page and f"/posts/{first}" in page and f"/posts/{repost}" in page
+    assert net["id"] in client.get(f"/posts/{first}").text
+    queue = client.get("/api/queue", params={"network": net["id"], "status": "all"}).json()
+    assert {p["id"] for p in queue["posts"]} <= {int(i) for i in net["post_ids"]}
+    assert queue["posts"]
+    targets = [e["target"] for e in review.store.audit_log(limit=10)]
+    assert f"network:{net['id']}" in targets
+    login(client, "carla")
+    assert client.get(f"/networks/{net['id']}").status_code == 403

@@ -28,11 +28,24 @@ def api_queue(
     q: str | None = None,
     after: str | None = None,
     limit: int = review.PAGE_SIZE,
+    cluster: str | None = None,
+    network: str | None = None,
 ) -> dict[str, Any]:
     page = review.queue(
         store_of(request),
         review.QueueFilter(
-            label, lang, source, platform, date_from, date_to, status, q, after, limit
+            label,
+            lang,
+            source,
+            platform,
+            date_from,
+            date_to,
+            status,
+            q,
+            after,
+            limit,
+            cluster,
+            network,
         ),
     )
     return {

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from signalering import accounts
+from signalering.link.network import post_links
 from signalering.store.models import DECISION_ACTIONS
 from signalering.web import review
 from signalering.web.app import (
@@ -133,9 +134,13 @@ def queue_page(
     status: str = "open",
     q: str | None = None,
     after: str | None = None,
+    cluster: str | None = None,
+    network: str | None = None,
 ) -> Response:
     store = store_of(request)
     filters = review.QueueFilter(
+        cluster=cluster or None,
+        network=network or None,
         label=label or None,
         lang=lang or None,
         source=source or None,
@@ -158,6 +163,8 @@ def queue_page(
             "to": date_to,
             "status": status,
             "q": q,
+            "cluster": cluster,
+            "network": network,
         }.items()
         if v
     }
@@ -199,6 +206,7 @@ def post_page(request: Request, post_pk: int, session=Analyst) -> Response:  # n
             decisions=decisions,
             versions=store.versions(post_pk),
             nearest=review.nearest_offers(store, post),
+            links=post_links(store, post_pk),
             next_pk=review.next_open(store, post_pk),
             labels=LABELS,
         )
@@ -227,6 +235,16 @@ def decide(
     return RedirectResponse(
         f"/posts/{following}" if following is not None else "/queue", status_code=303
     )
+
+
+@router.get("/networks/{network_id}", response_class=HTMLResponse)
+def network_page(request: Request, network_id: str, session=Analyst) -> Response:  # noqa: B008
+    store = store_of(request)
+    found = review.network(store, network_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such network")
+    store.audit(session.account.name, "view.contacts", f"network:{network_id}")
+    return HTMLResponse(render("network.html", **base_context(request, session), net=found))
 
 
 @router.get("/audit", response_class=HTMLResponse)

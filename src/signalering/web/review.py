@@ -19,6 +19,7 @@ from sqlalchemy.sql import Select
 from signalering.errors import InputError
 from signalering.post import Post
 from signalering.store import Store
+from signalering.store.links import NetworkRow, PostCluster
 from signalering.store.models import Decision, Entity, PostRow, Score
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class QueueFilter:
     q: str | None = None
     after: str | None = None  # keyset cursor "score:id" of the last row of the previous page
     limit: int = PAGE_SIZE
+    cluster: str | None = None  # repost cluster id (signalering.link)
+    network: str | None = None  # network id (signalering.link)
 
 
 @dataclass
@@ -128,6 +131,14 @@ def _filtered(store: Store, f: QueueFilter) -> Select:
     if f.platform:
         stmt = stmt.where(
             exists().where(Entity.post_id == PostRow.id, Entity.platform == f.platform)
+        )
+    if f.cluster:
+        stmt = stmt.where(
+            exists().where(PostCluster.post_id == PostRow.id, PostCluster.cluster == f.cluster)
+        )
+    if f.network:
+        stmt = stmt.where(
+            exists().where(PostCluster.post_id == PostRow.id, PostCluster.network == f.network)
         )
     when = func.coalesce(PostRow.posted_at, PostRow.fetched_at)
     start, stop = _day(f.date_from, "from"), _day(f.date_to, "to", end=True)
@@ -328,6 +339,50 @@ def nearest_offers(store: Store, post: Post, *, k: int = 5) -> list[dict]:
             )
     scored.sort(key=lambda r: (-r["shared_contacts"], -r["similarity"], -r["id"]))
     return scored[:k]
+
+
+# -- networks (built by signalering.link) ------------------------------------------------------
+
+
+def network_posts(store: Store, network_id: str) -> list[int]:
+    """Ids of the posts of one network, by id."""
+    with store._session() as session:
+        return list(
+            session.scalars(
+                select(PostCluster.post_id)
+                .where(PostCluster.network == network_id)
+                .order_by(PostCluster.post_id)
+            )
+        )
+
+
+def network(store: Store, network_id: str) -> dict[str, Any] | None:
+    """One network for its page: summary, posts, clear contacts, routes and a timeline."""
+    with store._session() as session:
+        row = session.get(NetworkRow, network_id)
+        if row is None:
+            return None
+        summary = dict(row.summary)
+    posts = [p for p in (store.get(pk) for pk in network_posts(store, network_id)) if p]
+    contacts: dict[tuple[str, str], set[str]] = {}
+    for post in posts:
+        for key in ("phones", "handles"):
+            for item in (post.entities or {}).get(key, []):
+                value = item.get("value")
+                if value:
+                    kind = item.get("platform") or key.rstrip("s")
+                    contacts.setdefault((kind, value), set()).add(str(post.id))
+    timeline = sorted(posts, key=lambda p: p.posted_at or p.fetched_at or "")
+    return {
+        "id": network_id,
+        "summary": summary,
+        "posts": timeline,
+        "contacts": [
+            {"kind": kind, "value": value, "posts": sorted(ids, key=int)}
+            for (kind, value), ids in sorted(contacts.items(), key=lambda kv: -len(kv[1]))
+        ],
+        "routes": summary.get("routes", {}),
+    }
 
 
 # -- campaign aggregates -----------------------------------------------------------------------
