@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -234,6 +235,8 @@ def crawl(
     user_agent: str | None = None,
     settings: dict | None = None,
     progress: bool = False,
+    redis_url: str | None = None,
+    run_key: str | None = None,
 ) -> list[CrawlSummary]:
     """Crawl ``sources`` in this process and return one summary per source.
 
@@ -241,7 +244,16 @@ def crawl(
     to the store at ``database_url`` (analysed first when ``score``). ``jobdir`` holds one
     Scrapy JOBDIR and lock per source, so a killed crawl resumes and two runs of one
     source never overlap. ``settings`` overrides Scrapy settings last.
+
+    With ``redis_url`` the crawl is distributed (``spiders.distributed``): every process
+    started with the same ``run_key`` shares one Redis queue and seen set per source, and
+    the queue in Redis (not a JOBDIR or a lock) carries a killed run on.
     """
+    from spiders.distributed import default_run_key, key_prefix, redis_settings
+
+    if redis_url:
+        run_key = run_key or default_run_key()
+        jobdir = None
     base = base_settings()
     if output is not None:
         base.set("SIGNALERING_OUTPUT", str(output), priority="cmdline")
@@ -258,7 +270,7 @@ def crawl(
         for source in sources:
             if not source.enabled:
                 continue
-            if not stack.enter_context(source_lock(lock_dir, source.name)):
+            if not redis_url and not stack.enter_context(source_lock(lock_dir, source.name)):
                 logger.warning("source %s is already being crawled — skipped this run", source.name)
                 summaries.append(CrawlSummary(source.name, 0, 0, 0, 0, 0, 0.0, status="locked"))
                 continue
@@ -266,6 +278,14 @@ def crawl(
             _configure(crawler.settings, source, user_agent)
             if jobdir:
                 crawler.settings.set("JOBDIR", str(Path(jobdir) / source.name), priority="cmdline")
+            if redis_url:
+                shared = redis_settings(
+                    redis_url,
+                    key_prefix(str(run_key), source.name),
+                    concurrency=crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 2),
+                )
+                for key, value in shared.items():
+                    crawler.settings.set(key, value, priority="cmdline")
             for key, value in (settings or {}).items():
                 crawler.settings.set(key, value, priority="cmdline")
             process.crawl(crawler, source=source)
@@ -298,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-score", action="store_true")
     p.add_argument("--jobdir", type=Path)
     p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--redis-url", help="distributed crawl: the shared Redis (scrapy-redis)")
+    p.add_argument("--run-key", help="distributed crawl: the same on every node of one run")
     args = p.parse_args(argv)
     try:
         if args.kind:
@@ -319,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             score=not args.no_score,
             jobdir=args.jobdir,
             settings=overrides,
+            redis_url=args.redis_url or os.environ.get("SIGNALERING_CRAWL_REDIS_URL"),
+            run_key=args.run_key,
         )
     except SignaleringError as exc:
         print(f"error: {exc}", file=sys.stderr)

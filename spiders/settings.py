@@ -38,12 +38,15 @@ DEPTH_LIMIT = 0
 DEPTH_PRIORITY = 0
 
 SPIDER_MIDDLEWARES = {
+    "spiders.distributed.DistributedStart": 40,  # only in a distributed crawl
     "spiders.journal.RequestJournal": 50,
     "spiders.middlewares.CrawlGuardMiddleware": 950,
 }
 DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.ContentTypeMiddleware": 560,
 }
+# Distributed crawl (spiders/distributed.py): on when SIGNALERING_REDIS_PREFIX is set.
+EXTENSIONS = {"spiders.distributed.SharedIdle": 500}
 ITEM_PIPELINES = {
     "spiders.pipelines.DedupPipeline": 100,
     "spiders.pipelines.JsonlPipeline": 800,

@@ -171,9 +171,7 @@ def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> int:
     return len(posts)
 
 
-def _stages(
-    classifier: Classifier, store: Store | None, similar: bool, encoder: str | None
-) -> Any:
+def _stages(classifier: Classifier, store: Store | None, similar: bool, encoder: str | None) -> Any:
     from .pipeline import Stages
 
     stages = Stages(classifier)
