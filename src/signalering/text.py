@@ -158,6 +158,10 @@ def alternation(words: Iterable[str]) -> str:
     return _trie_regex(trie) or "(?!)"
 
 
+def _starts_with(chars: set[str]) -> str:
+    return "(?=[" + "".join(re.escape(c) for c in sorted(chars)) + "])"
+
+
 def _trie_regex(node: dict[str, Any]) -> str:
     branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
     if not branches:
@@ -244,14 +248,20 @@ def _rules() -> dict[str, Any]:
         branches.append(f"(?P<k{i}>{sep.join(classes)})")
         keyword_of[f"k{i}"] = word
     # One pass for all keywords, the longest first (as separate passes did).
-    keyword_re = re.compile(rf"(?<![\w@])(?:{'|'.join(branches)})(?![^\W\d_])")
+    # The lookaheads name the characters a match can start with: they change no
+    # match, but let the regex engine skip every other position quickly.
+    firsts = {c for w in kw["keywords"] for c in w[0] + leet.get(w[0], "")}
+    keyword_re = re.compile(
+        rf"{_starts_with(firsts)}(?<![\w@])(?:{'|'.join(branches)})(?![^\W\d_])"
+    )
     words: dict[str, int] = {}
     for lang_words in _load("number_words.yaml").values():
         for w, d in lang_words.items():
             words[_char_pass(str(w)).text] = int(d)
     alt = alternation(words)
     token = rf"(?:(?:{alt})(?![^\W\d_])|\d+)"
-    number_run = re.compile(rf"(?<![^\W\d_]){token}(?:[\s,.\-]{{1,3}}{token})+")
+    ahead = _starts_with({w[0] for w in words} | set("0123456789"))
+    number_run = re.compile(rf"{ahead}(?<![^\W\d_]){token}(?:[\s,.\-]{{1,3}}{token})+")
     return {
         "homoglyphs": table,
         "homoglyph_char": re.compile("[" + re.escape("".join(homoglyphs)) + "]"),
