@@ -262,38 +262,35 @@ def _label_words(rules: Rules, text: str) -> list[re.Match[str]]:
 _MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
+# Cached: reposts repeat the same numbers, and phonenumbers is the slowest step
+# of extraction.
 @functools.lru_cache(maxsize=1 << 16)
-def _parse(number: str, region: str | None) -> tuple[str, bool] | None:
-    """``(E.164, is_mobile)`` when ``number`` is valid in ``region``.
-
-    Cached: reposts repeat the same numbers, and phonenumbers is the slowest
-    step of extraction.
-    """
+def _valid(number: str, region: str | None) -> str | None:
+    """``number`` in E.164 when it is valid in ``region`` (None: not a phone number)."""
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(parsed):
         return None
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return e164, phonenumbers.number_type(parsed) in _MOBILE
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _valid(number: str, region: str | None) -> str | None:
-    found = _parse(number, region)
-    return found[0] if found else None
+@functools.lru_cache(maxsize=1 << 16)
+def _is_mobile(e164: str) -> bool:
+    return phonenumbers.number_type(phonenumbers.parse(e164)) in _MOBILE
 
 
 def _national(digits: str, regions: list[str], *, mobile_only: bool) -> str | None:
     """The number in the first region where it is a mobile, else the first where it is valid."""
     first = None
     for region in regions:
-        found = _parse(digits, region)
+        found = _valid(digits, region)
         if found is None:
             continue
-        if found[1]:
-            return found[0]
-        first = first or found[0]
+        if _is_mobile(found):
+            return found
+        first = first or found
     return None if mobile_only else first
 
 
