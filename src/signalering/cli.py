@@ -391,6 +391,17 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         )
 
 
+def _redis_url(settings: Settings) -> str:
+    from .errors import ConfigError
+
+    if not settings.crawl.redis_url:
+        raise ConfigError(
+            "--distributed needs the shared Redis — set crawl.redis_url or "
+            "SIGNALERING_CRAWL_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
+        )
+    return settings.crawl.redis_url
+
+
 def _crawl(
     settings: Settings,
     sources_file: Path | None,
@@ -401,6 +412,8 @@ def _crawl(
     kind: str | None = None,
     url: str | None = None,
     site_config: Path | None = None,
+    distributed: bool = False,
+    run_key: str | None = None,
 ) -> None:
     from spiders.run import adhoc_source, crawl
     from spiders.sources import load_sources
@@ -429,6 +442,8 @@ def _crawl(
         jobdir=settings.paths.home / "jobs",
         user_agent=user_agent,
         progress=not state.quiet,
+        redis_url=_redis_url(settings) if distributed else None,
+        run_key=run_key,
     )
     for s in summaries:
         out_console.print(
@@ -463,6 +478,17 @@ def crawl(
     score: Annotated[
         bool, typer.Option("--score/--no-score", help="Run the analysis stages before storing.")
     ] = True,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Share one Redis scheduler and dupefilter (crawl.redis_url) with other nodes.",
+        ),
+    ] = False,
+    run_key: Annotated[
+        str | None,
+        typer.Option(help="Distributed: the same on every node of one run (default: UTC date)."),
+    ] = None,
 ) -> None:
     """Crawl public sources politely into the store, or raw posts into JSONL.
 
@@ -478,6 +504,8 @@ def crawl(
         kind=kind,
         url=url,
         site_config=site,
+        distributed=distributed,
+        run_key=run_key,
     )
 
 
@@ -832,6 +860,60 @@ def networks(
     ]  # fmt: skip
     columns = ["network", "posts", "languages", "sources", "contacts", "routes", "first", "last"]
     _table("candidate networks", columns, rows)
+
+
+@app.command()
+def rescore(
+    model: Annotated[Path, typer.Option(help="Folder of the trained model to score with.")],
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    chunk_size: Annotated[int, typer.Option(help="Posts per chunk (one transaction).")] = 1000,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Forget this model version's earlier progress.")
+    ] = False,
+    similar: Annotated[
+        bool, typer.Option("--similar", help="Add nearest known offers as evidence (slower).")
+    ] = False,
+    link: Annotated[
+        bool, typer.Option("--link", help="Rebuild repost clusters and networks at the end.")
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (overrides database.url).")
+    ] = None,
+) -> None:
+    """Re-score every stored post with a new model version, in parallel and resumably.
+
+    Scores of earlier model versions stay in the store; a killed job continues where it
+    stopped when run again with the same model.
+
+    Example: signalering rescore --model models/v2 --workers 2
+    """
+    from .rescore import rescore as rescore_posts
+
+    settings = state.settings(database={"url": database_url})
+    with _progress("re-scoring posts") as advance:
+        seen = [0]
+
+        def progress(done: int, total: int) -> None:
+            advance(done - seen[0])
+            seen[0] = done
+
+        result = rescore_posts(
+            settings.database_url,
+            model_path=model,
+            workers=workers,
+            chunk_size=chunk_size,
+            progress=progress,
+            pseudonym_key=settings.pseudonym_key(),
+            threshold=settings.model.threshold,
+            restart=restart,
+            similar=similar,
+            link=link,
+        )
+    out_console.print(
+        f"{result['model_version']}: {result['scored']} posts scored "
+        f"({result['posts']} in total, {result['resumed_from']} done before), "
+        f"{result['posts_per_s']} posts/s"
+    )
 
 
 def main() -> None:

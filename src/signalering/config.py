@@ -86,6 +86,11 @@ class CrawlSettings(_Section):
         None, description="Contact e-mail appended to the user agent, for site operators."
     )
     sources: Path | None = Field(None, description="Default sources.yaml for `crawl`.")
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by the crawler nodes of `crawl --distributed` "
+        "(scrapy-redis scheduler and dupefilter), e.g. redis://10.0.0.5:6379/0.",
+    )
 
 
 class WebSettings(_Section):
