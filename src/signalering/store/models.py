@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -139,12 +140,27 @@ class PostVersion(Base):
 
 
 class Score(Base):
-    """One model version's verdict on a post; re-scoring adds rows, old versions stay."""
+    """One model version's verdict on a post; re-scoring adds rows, old versions stay.
+
+    ``is_current`` marks each post's latest score (the one the queue ranks by); the
+    store keeps exactly one per scored post, in the transaction that writes scores.
+    """
 
     __tablename__ = "scores"
     __table_args__ = (
         UniqueConstraint("post_id", "model_version"),
         Index("ix_scores_queue", "model_version", "flagged", "score"),
+        # The review queue: current flagged scores by rank, with and without a label.
+        Index("ix_scores_current_rank", "is_current", "flagged", "score", "post_id"),
+        Index("ix_scores_current_label_rank", "is_current", "flagged", "label", "score", "post_id"),
+        # At most one current score per post, even with two writers at once (PostgreSQL).
+        Index(
+            "uq_scores_current_post_id",
+            "post_id",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -156,11 +172,15 @@ class Score(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Entity(Base):
     __tablename__ = "entities"
-    __table_args__ = (Index("ix_entities_kind_value_pseudonym", "kind", "value_pseudonym"),)
+    __table_args__ = (
+        Index("ix_entities_kind_value_pseudonym", "kind", "value_pseudonym"),
+        Index("ix_entities_post_id_platform", "post_id", "platform"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)

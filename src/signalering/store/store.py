@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, literal_column, select, update
+from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +17,7 @@ from signalering.errors import InputError, StoreError
 from signalering.post import Post
 from signalering.privacy import pseudonymise
 from signalering.store import engine as engines
+from signalering.store import fulltext
 from signalering.store.models import (
     DECISION_ACTIONS,
     AuditEntry,
@@ -298,7 +299,11 @@ class Store:
         """Scores and entities of ``(post pk, post, may already have some)``, in bulk."""
         scores: dict[tuple[int, str], tuple[Post, bool]] = {}
         entities: dict[int, tuple[Post, bool]] = {}
-        for pk, post, existing in items:  # the last of duplicates in a batch wins
+        items_existing: dict[int, bool] = {}
+        for pk, post, existing in items:
+            items_existing[pk] = (
+                items_existing.get(pk, False) or existing
+            )  # the last of duplicates in a batch wins
             if post.label is not None:
                 key = (pk, post.model_version or UNVERSIONED)
                 scores[key] = (post, existing or scores.get(key, (post, False))[1])
@@ -316,6 +321,15 @@ class Store:
                 session.execute(
                     delete(Score).where(Score.model_version == version, Score.post_id.in_(chunk))
                 )
+        # The new rows become current: clear the flag first (one current row per post).
+        rescored = sorted({pk for pk, _ in scores if items_existing.get(pk)})
+        for start in range(0, len(rescored), _CHUNK):
+            session.execute(
+                update(Score)
+                .where(Score.post_id.in_(rescored[start : start + _CHUNK]), Score.is_current)
+                .values(is_current=False)
+            )
+        last_version = {pk: version for pk, version in scores}  # the last row per post wins
         old = [pk for pk, (_, existing) in entities.items() if existing]
         for start in range(0, len(old), _CHUNK):
             session.execute(delete(Entity).where(Entity.post_id.in_(old[start : start + _CHUNK])))
@@ -332,6 +346,7 @@ class Store:
                     probabilities=probabilities,
                     flagged=bool(post.flagged),
                     evidence=list(post.evidence) if post.evidence is not None else None,
+                    is_current=last_version[pk] == version,
                 )
             )
         for pk, (post, _) in entities.items():
@@ -383,6 +398,18 @@ class Store:
                     f"post id {post.id!r} is not a stored post id — "
                     "use posts from Store.iter_posts or Store.get"
                 ) from None
+        for attempt in range(1, _SAVE_ATTEMPTS + 1):
+            try:
+                return self._save_scores_once(items)
+            except StoreError as exc:
+                # Two writers giving one post a new current score at once (PostgreSQL):
+                # the loser's insert hits uq_scores_current_post_id; it retries after.
+                if not isinstance(exc.__cause__, IntegrityError) or attempt == _SAVE_ATTEMPTS:
+                    raise
+                logger.info("concurrent score of the same post; retrying batch (%s)", attempt)
+        return 0  # unreachable: the last attempt returns or raises
+
+    def _save_scores_once(self, items: list[tuple[int, Post]]) -> int:
         with self._session(write=True) as session:
             pks = sorted({pk for pk, _ in items})
             stored: set[int] = set()
@@ -480,15 +507,6 @@ class Store:
 
     # -- reading -----------------------------------------------------------
 
-    @staticmethod
-    def _latest_scores():  # type: ignore[no-untyped-def]
-        """Subquery: the id of each post's latest score."""
-        return (
-            select(Score.post_id, func.max(Score.id).label("score_id"))
-            .group_by(Score.post_id)
-            .subquery()
-        )
-
     def _to_posts(
         self, session: Session, rows: list[PostRow], scores: dict[int, Score] | None = None
     ) -> list[Post]:
@@ -496,15 +514,15 @@ class Store:
         if not pks:
             return []
         if scores is None:
-            latest = self._latest_scores()
-            scores = {
-                s.post_id: s
-                for s in session.scalars(
-                    select(Score)
-                    .join(latest, latest.c.score_id == Score.id)
-                    .where(Score.post_id.in_(pks))
+            scores = {}
+            for start in range(0, len(pks), _CHUNK):
+                chunk = pks[start : start + _CHUNK]
+                scores.update(
+                    (s.post_id, s)
+                    for s in session.scalars(
+                        select(Score).where(Score.post_id.in_(chunk), Score.is_current)
+                    )
                 )
-            }
         entities: dict[int, dict[str, list[dict[str, Any]]]] = {}
         for e in session.scalars(select(Entity).where(Entity.post_id.in_(pks)).order_by(Entity.id)):
             item = {
@@ -596,52 +614,39 @@ class Store:
         if model_version is not None:
             query = query.where(Score.model_version == model_version)
         else:
-            latest = self._latest_scores()
-            query = query.join(latest, latest.c.score_id == Score.id)
+            query = query.where(Score.is_current)
         query = query.where(Score.flagged.is_(True))
         if label is not None:
             query = query.where(Score.label == label)
         if lang is not None:
             query = query.where(PostRow.lang == lang)
-        query = query.order_by(Score.score.desc(), PostRow.id.desc()).limit(limit)
+        query = query.order_by(Score.score.desc(), Score.post_id.desc()).limit(limit)
         with self._session() as session:
             pairs = session.execute(query).all()
             rows = [p for p, _ in pairs]
             return self._to_posts(session, rows, {p.id: s for p, s in pairs})
 
     def search(self, query: str, *, limit: int = 50) -> list[Post]:
-        """Posts containing every word of ``query``, newest first.
+        """Posts containing every word of ``query`` (whole words, any case), newest first.
 
-        PostgreSQL uses its full-text index (``simple`` configuration, as posts are
-        multilingual); SQLite matches each word as a case-insensitive substring.
+        SQLite uses its FTS5 table ``posts_fts``, PostgreSQL its full-text index
+        (``simple`` configuration, as posts are multilingual). Query syntax characters
+        are searched as text; a query without a letter or digit finds nothing.
         """
-        words = query.split()
-        if not words:
+        ids = fulltext.newest_matches(self.engine.dialect.name, query, limit)
+        if ids is None:
             return []
-        stmt = select(PostRow).order_by(PostRow.id.desc()).limit(limit)
-        if self.engine.dialect.name == "postgresql":
-            # The config must be a literal so the planner matches ix_posts_text_fts.
-            simple = literal_column("'simple'::regconfig")
-            stmt = stmt.where(
-                func.to_tsvector(simple, PostRow.text).op("@@")(
-                    func.plainto_tsquery(simple, " ".join(words))
-                )
-            )
-        else:
-            for word in words:
-                escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                stmt = stmt.where(func.lower(PostRow.text).like(f"%{escaped}%", escape="\\"))
         with self._session() as session:
-            return self._to_posts(session, list(session.scalars(stmt)))
+            pks = list(session.scalars(ids))
+            rows = {r.id: r for r in session.scalars(select(PostRow).where(PostRow.id.in_(pks)))}
+            return self._to_posts(session, [rows[pk] for pk in pks if pk in rows])
 
     def counts(self) -> list[dict]:
         """Rows ``{label, lang, flagged, posts}`` over each post's latest score (None: unscored)."""
-        latest = self._latest_scores()
         query = (
             select(Score.label, PostRow.lang, Score.flagged, func.count(PostRow.id))
             .select_from(PostRow)
-            .outerjoin(latest, latest.c.post_id == PostRow.id)
-            .outerjoin(Score, Score.id == latest.c.score_id)
+            .outerjoin(Score, and_(Score.post_id == PostRow.id, Score.is_current))
             .group_by(Score.label, PostRow.lang, Score.flagged)
         )
         with self._session() as session:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any, Literal
 
-from sqlalchemy import Text, and_, exists, func, literal_column, or_, select
+from sqlalchemy import Text, and_, exists, false, func, literal_column, or_, select, tuple_
 from sqlalchemy.sql import Select
 
 from signalering.errors import InputError
 from signalering.post import Post
-from signalering.store import Store
+from signalering.store import Store, fulltext
 from signalering.store.links import NetworkRow, PostCluster
 from signalering.store.models import Decision, Entity, PostRow, Score
 
@@ -91,36 +91,14 @@ def _cursor(value: str | None) -> tuple[float, int] | None:
         raise InputError(f"page cursor {value!r} is malformed — start again from page 1") from None
 
 
-def _latest_scores():  # type: ignore[no-untyped-def]
-    return (
-        select(Score.post_id, func.max(Score.id).label("score_id"))
-        .group_by(Score.post_id)
-        .subquery()
-    )
-
-
-def _text_match(store: Store, query: str) -> Any:
-    words = query.split()
-    if store.engine.dialect.name == "postgresql":
-        simple = literal_column("'simple'::regconfig")
-        return func.to_tsvector(simple, PostRow.text).op("@@")(
-            func.plainto_tsquery(simple, " ".join(words))
-        )
-    clauses = []
-    for word in words:
-        escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(func.lower(PostRow.text).like(f"%{escaped}%", escape="\\"))
-    return and_(*clauses)
-
-
 def _filtered(store: Store, f: QueueFilter) -> Select:
-    latest = _latest_scores()
+    # From the current scores, in rank order (ix_scores_current_rank), to the posts.
     stmt = (
-        select(PostRow.id, Score.score, Score.label, PostRow.lang, PostRow.source)
+        select(Score.post_id, Score.score, Score.label, PostRow.lang, PostRow.source)
         .add_columns(PostRow.posted_at, func.substr(PostRow.text, 1, SNIPPET_CHARS))
-        .join(latest, latest.c.post_id == PostRow.id)
-        .join(Score, Score.id == latest.c.score_id)
-        .where(Score.flagged.is_(True), PostRow.removed_at.is_(None))
+        .select_from(Score)
+        .join(PostRow, PostRow.id == Score.post_id)
+        .where(Score.is_current, Score.flagged.is_(True), PostRow.removed_at.is_(None))
     )
     if f.label:
         stmt = stmt.where(Score.label == f.label)
@@ -157,9 +135,14 @@ def _filtered(store: Store, f: QueueFilter) -> Select:
         )
     elif f.status != "all":
         raise InputError(f"status {f.status!r} is unknown — use one of {', '.join(STATUSES)}")
-    if f.q and f.q.split():
-        stmt = stmt.where(_text_match(store, f.q))
+    if f.q:
+        match = fulltext.text_match(store.engine.dialect.name, f.q)
+        # A search without a letter or digit (only punctuation) matches nothing.
+        stmt = stmt.where(match if match is not None else false())
     return stmt
+
+
+_RANK = (Score.score.desc(), Score.post_id.desc())
 
 
 def queue(store: Store, f: QueueFilter) -> QueuePage:
@@ -168,9 +151,9 @@ def queue(store: Store, f: QueueFilter) -> QueuePage:
     after = _cursor(f.after)
     if after is not None:
         score, pk = after
-        stmt = stmt.where(or_(Score.score < score, and_(Score.score == score, PostRow.id < pk)))
+        stmt = stmt.where(tuple_(Score.score, Score.post_id) < tuple_(score, pk))
     limit = max(1, min(int(f.limit), 500))
-    stmt = stmt.order_by(Score.score.desc(), PostRow.id.desc()).limit(limit + 1)
+    stmt = stmt.order_by(*_RANK).limit(limit + 1)
     with store._session() as session:
         found = session.execute(stmt).all()
         rows = [
@@ -203,17 +186,15 @@ def next_open(store: Store, post_pk: int) -> int | None:
     stmt = _filtered(store, QueueFilter(status="open"))
     with store._session() as session:
         current = session.execute(
-            select(Score.score).where(Score.post_id == post_pk).order_by(Score.id.desc()).limit(1)
+            select(Score.score).where(Score.post_id == post_pk, Score.is_current)
         ).scalar()
-        ordered = stmt.order_by(Score.score.desc(), PostRow.id.desc()).limit(1)
+        ordered = stmt.order_by(*_RANK).limit(1)
         if current is not None:
-            below = ordered.where(
-                or_(Score.score < current, and_(Score.score == current, PostRow.id < post_pk))
-            )
+            below = ordered.where(tuple_(Score.score, Score.post_id) < tuple_(current, post_pk))
             row = session.execute(below).first()
             if row is not None:
                 return int(row[0])
-        row = session.execute(ordered.where(PostRow.id != post_pk)).first()
+        row = session.execute(ordered.where(Score.post_id != post_pk)).first()
         return int(row[0]) if row is not None else None
 
 
@@ -390,7 +371,6 @@ def network(store: Store, network_id: str) -> dict[str, Any] | None:
 
 def aggregates(store: Store) -> dict[str, Any]:
     """What campaign teams may see: counts and pseudonyms, never a clear contact, author or URL."""
-    latest = _latest_scores()
     month = func.substr(
         func.cast(func.coalesce(PostRow.posted_at, PostRow.fetched_at), Text()), 1, 7
     )
@@ -399,8 +379,7 @@ def aggregates(store: Store) -> dict[str, Any]:
             {"month": m, "label": label, "posts": n}
             for m, label, n in session.execute(
                 select(month, Score.label, func.count(PostRow.id))
-                .join(latest, latest.c.post_id == PostRow.id)
-                .join(Score, Score.id == latest.c.score_id)
+                .join(Score, and_(Score.post_id == PostRow.id, Score.is_current))
                 .group_by(month, Score.label)
                 .order_by(month)
             )
@@ -410,8 +389,7 @@ def aggregates(store: Store) -> dict[str, Any]:
             {"kind": kind, "flagged": n}
             for kind, n in session.execute(
                 select(PostRow.kind, func.count(PostRow.id))
-                .join(latest, latest.c.post_id == PostRow.id)
-                .join(Score, Score.id == latest.c.score_id)
+                .join(Score, and_(Score.post_id == PostRow.id, Score.is_current))
                 .where(Score.flagged.is_(True))
                 .group_by(PostRow.kind)
                 .order_by(func.count(PostRow.id).desc())
