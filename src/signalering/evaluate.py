@@ -101,7 +101,7 @@ def precision_at_recall(truth: np.ndarray, score: np.ndarray, recall: float) -> 
         if r + 1e-9 >= recall:
             p = tp / int(flag.sum())
             if p > best[0]:
-                best = (round(p, 4), round(r, 4))
+                best = (round(float(p), 4), round(float(r), 4))
     return best
 
 
