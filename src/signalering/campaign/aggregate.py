@@ -13,7 +13,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import func, select
 
@@ -53,6 +53,34 @@ def _bound(value: date | datetime | str | None, *, end: bool) -> datetime | None
     return value.astimezone(UTC)
 
 
+class _Item(NamedTuple):
+    """What the aggregates read of a post (lighter than a Post, for 100,000s of them)."""
+
+    text: str
+    lang: str | None
+    source: str | None
+    kind: str | None
+    author: str | None
+    when: datetime | None
+    label: str | None
+    entities: dict[str, list[dict[str, Any]]]
+    normalised: str | None = None
+
+
+def _item(post: Post) -> _Item:
+    return _Item(
+        post.text,
+        post.lang,
+        post.source,
+        post.kind,
+        post.author,
+        _when(post),
+        post.label,
+        post.entities or {},
+        post.normalised.text if post.normalised is not None else None,
+    )
+
+
 def _when(post: Post) -> datetime | None:
     raw = post.posted_at or post.fetched_at
     if not raw:
@@ -86,10 +114,10 @@ class _Accumulator:
         self.seen: Counter[str] = Counter()
         self.examples: dict[str, list[tuple[str, str | None, tuple[str, ...]]]] = defaultdict(list)
 
-    def add(self, post: Post) -> None:
+    def add(self, post: _Item) -> None:
         label = post.label or UNSCORED
         lang = post.lang or "?"
-        when = _when(post)
+        when = post.when
         period = week_of(when) if when else "?"
         if when is not None:
             self.first = when if self.first is None or when < self.first else self.first
@@ -100,7 +128,7 @@ class _Accumulator:
         c["volume"][(period, label)] += 1
         c["languages"][(lang, label)] += 1
         c["sources"][(post.source or "?", post.kind or "?", label)] += 1
-        entities = post.entities or {}
+        entities = post.entities
         for platform in sorted({h.get("platform") or "?" for h in entities.get("handles") or []}):
             c["platforms"][(platform, label)] += 1
         pair = route_of(entities)
@@ -112,10 +140,8 @@ class _Accumulator:
         if label == "request":
             c["demand_languages"][(lang,)] += 1
         claims: tuple[str, ...] = ()
-        if label in CLAIM_LABELS or label in THEME_LABELS:
-            norm = post.normalised.text if post.normalised is not None else None
-            claims = tuple(detect_claims(post.text, normalised=norm or normalise(post.text).text))
         if label in CLAIM_LABELS:
+            claims = self._claims(post)
             c["claim_posts"][(label,)] += 1
             for claim in claims:
                 c["claims"][(claim,)] += 1
@@ -131,23 +157,35 @@ class _Accumulator:
                 if price.get("amount") and price.get("currency"):
                     self.prices[(route or "?", price["currency"])].append(float(price["amount"]))
         if label in THEME_LABELS:
-            c["claims_by_label"][(label, len(claims) > 0)] += 1
-            self._sample(label, ThemeInput(post.text, post.lang, self._authors(post), claims))
+            self._sample(label, post, claims if label in CLAIM_LABELS else None)
 
     @staticmethod
-    def _authors(post: Post) -> tuple[str, ...]:
+    def _claims(post: _Item) -> tuple[str, ...]:
+        return tuple(
+            detect_claims(post.text, normalised=post.normalised or normalise(post.text).text)
+        )
+
+    @staticmethod
+    def _authors(post: _Item) -> tuple[str, ...]:
         return (post.author,) if post.author else ()
 
-    def _sample(self, label: str, item: ThemeInput) -> None:
-        """Reservoir sampling: every post of ``label`` has the same chance, seeded."""
+    def _sample(self, label: str, post: _Item, claims: tuple[str, ...] | None) -> None:
+        """Reservoir sampling: every post of ``label`` has the same chance, seeded.
+
+        Claims of posts not counted for claims are found only when they enter the sample.
+        """
         self.seen[label] += 1
         sample = self.samples[label]
         if len(sample) < self.theme_sample:
-            sample.append(item)
+            slot = len(sample)
+            sample.append(None)  # type: ignore[arg-type]
         else:
-            j = self.rng.randrange(self.seen[label])
-            if j < self.theme_sample:
-                sample[j] = item
+            slot = self.rng.randrange(self.seen[label])
+            if slot >= self.theme_sample:
+                return
+        if claims is None:
+            claims = self._claims(post)
+        sample[slot] = ThemeInput(post.text, post.lang, self._authors(post), claims)
 
 
 def _rows(counter: Counter[tuple[Any, ...]], names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -298,14 +336,15 @@ def aggregates_from_posts(
     start, end = _bound(since, end=False), _bound(until, end=True)
     acc = _Accumulator(seed=seed, theme_sample=theme_sample)
     for post in posts:
-        when = _when(post)
+        item = post if isinstance(post, _Item) else _item(post)
+        when = item.when
         if when is not None and ((start and when < start) or (end and when >= end)):
             continue
-        acc.add(post)
+        acc.add(item)
     return _finish(acc, since=start, until=end, themes=themes, store=store)
 
 
-def _stored_posts(store: Store, since: datetime | None, until: datetime | None) -> Iterator[Post]:
+def _stored_posts(store: Store, since: datetime | None, until: datetime | None) -> Iterator[_Item]:
     """Posts in the window with their latest score and their places and handle platforms.
 
     Plain SQL in id batches: far lighter than building full posts for every row.
@@ -371,17 +410,15 @@ def _stored_posts(store: Store, since: datetime | None, until: datetime | None) 
                     item = {"amount": e.amount, "currency": e.currency}
                 entities[e.post_id].setdefault(e.kind + "s", []).append(item)
         for r in rows:
-            yield Post(
-                text=r.text,
-                id=str(r.id),
-                lang=r.lang,
-                source=r.source,
-                kind=r.kind,
-                author=r.author,
-                label=r.label,
-                posted_at=r.posted_at.isoformat() if r.posted_at else None,
-                fetched_at=r.fetched_at.isoformat() if r.fetched_at else None,
-                entities=entities.get(r.id) or {},
+            yield _Item(
+                r.text,
+                r.lang,
+                r.source,
+                r.kind,
+                r.author,
+                r.posted_at or r.fetched_at,
+                r.label,
+                entities.get(r.id) or {},
             )
         last = ids[-1]
 
