@@ -97,10 +97,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         page = render("error.html", **base_context(request, None), status=400, message=str(exc))
         return HTMLResponse(page, status_code=400)
 
-    from signalering.web import api, pages
+    from signalering.web import api, campaign_report, pages
 
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(campaign_report.router)
     return app
 
 
