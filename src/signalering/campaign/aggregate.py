@@ -35,6 +35,7 @@ THEME_LABELS = ("offer", "request")  # offers: how smugglers advertise; requests
 CLAIM_LABELS = ("offer",)  # claims are counted on offers (the classifier's verdict)
 _BATCH = 2000
 _EXAMPLES_PER_CLAIM = 3
+_CANDIDATES_PER_CLAIM = 12  # in different languages, to pick examples no other claim shows
 
 
 def _bound(value: date | datetime | str | None, *, end: bool) -> datetime | None:
@@ -151,7 +152,9 @@ class _Accumulator:
                     c["claims_route"][(claim, route)] += 1
                 examples = self.examples[claim]
                 # Examples in different languages: reposts of one ad would say the same thing.
-                if len(examples) < _EXAMPLES_PER_CLAIM and all(e[1] != post.lang for e in examples):
+                if len(examples) < _CANDIDATES_PER_CLAIM and all(
+                    e[1] != post.lang for e in examples
+                ):
                     examples.append((post.text, post.lang, self._authors(post)))
             for price in entities.get("prices") or []:
                 if price.get("amount") and price.get("currency"):
@@ -205,13 +208,21 @@ def _finish(
     labels = {k[0]: n for k, n in c["labels"].items()}
     n_claim = c["claim_posts"][("offer",)]
     names = claim_labels()
+    shown: set[str] = set()
+    picked: dict[str, list[tuple[str, str | None, tuple[str, ...]]]] = {}
+    for claim in sorted(names, key=lambda k: (-c["claims"][(k,)], k)):
+        # The same popular ad makes many claims: show each claim with posts not shown yet.
+        candidates = acc.examples[claim]
+        fresh = [e for e in candidates if e[0] not in shown]
+        picked[claim] = (fresh + [e for e in candidates if e[0] in shown])[:_EXAMPLES_PER_CLAIM]
+        shown.update(e[0] for e in picked[claim])
     claims = [
         {
             "claim": claim,
             "name": names.get(claim, claim),
             "posts": c["claims"][(claim,)],
             "share": round(c["claims"][(claim,)] / n_claim, 4) if n_claim else 0.0,
-            "examples": [excerpt(t, authors=a, lang=lg) for t, lg, a in acc.examples[claim]],
+            "examples": [excerpt(t, authors=a, lang=lg) for t, lg, a in picked[claim]],
         }
         for claim in names
     ]
