@@ -8,17 +8,19 @@ Plain functions over a ``Store`` so the CLI, tests and the web routes share them
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any, Literal
 
-from sqlalchemy import Text, and_, exists, false, func, literal_column, or_, select, tuple_
+from sqlalchemy import Text, and_, exists, false, func, select, tuple_
 from sqlalchemy.sql import Select
 
-from signalering.errors import InputError
+from signalering.errors import InputError, SignaleringError
 from signalering.post import Post
 from signalering.store import Store, fulltext
+from signalering.store.decisions import confirmed_offer_ids
 from signalering.store.links import NetworkRow, PostCluster
 from signalering.store.models import Decision, Entity, PostRow, Score
 
@@ -259,53 +261,152 @@ def _grams(text: str) -> set[str]:
 
 
 def exemplars(store: Store, *, limit: int = _EXEMPLAR_POOL) -> list[int]:
-    """The exemplar bank: posts analysts confirmed as offers (or corrected to ``offer``), newest first."""
-    stmt = (
-        select(Decision.post_id, func.max(Decision.id).label("last"))
-        .where(
-            or_(
-                Decision.action == "confirm",
-                and_(Decision.action == "correct", Decision.label == "offer"),
-            )
-        )
-        .group_by(Decision.post_id)
-        .order_by(literal_column("last").desc())
-        .limit(limit)
-    )
-    with store._session() as session:
-        return [int(pk) for pk, _ in session.execute(stmt)]
+    """The confirmed part of the exemplar bank: posts analysts confirmed as offers (or
+    corrected to ``offer``), most recently decided first — the rule ``link.similar`` uses."""
+    return confirmed_offer_ids(store, limit=limit)
+
+
+@functools.lru_cache(maxsize=1)
+def _corpus_exemplars() -> dict[str, dict[str, Any]]:
+    """Offers of the annotated corpus by id (the known part of the exemplar bank)."""
+    from signalering import corpus
+
+    try:
+        records = corpus.load()
+    except SignaleringError as exc:
+        logger.warning("corpus exemplars unavailable: %s", exc)
+        return {}
+    return {str(r["id"]): r for r in records if r.get("label") == "offer"}
+
+
+def _stored_pk(exemplar: str) -> int | None:
+    """``post-12`` (a confirmed offer in the store, as ``link.similar`` names it) -> 12."""
+    if exemplar.startswith("post-") and exemplar[5:].isdigit():
+        return int(exemplar[5:])
+    return None
 
 
 def nearest_offers(store: Store, post: Post, *, k: int = 5) -> list[dict]:
-    """Known offers closest to ``post``: shared contacts first, then character-trigram overlap."""
+    """Known offers closest to ``post``, best first.
+
+    From the pipeline's similarity evidence (``{"kind": "similar", ...}``: nearest
+    exemplars by embedding) when the post has it, plus confirmed offers sharing a
+    phone number or handle; otherwise by character-trigram overlap with confirmed offers.
+    Rows: ``id`` (stored post or None), ``exemplar``, ``origin`` (``confirmed`` or
+    ``corpus``), ``similarity``, ``method`` (``embedding`` or ``characters``),
+    ``shared_contacts``, ``lang``, ``text``.
+    """
     pk = int(post.id or 0)
+    similar = [e for e in post.evidence or [] if isinstance(e, dict) and e.get("kind") == "similar"]
     bank = [p for p in exemplars(store) if p != pk]
-    if not bank:
-        return []
+    shared = _shared_contacts(store, post, bank)
+    if not similar:
+        return _by_characters(store, post, bank, shared, k)
+    rows: list[dict] = []
+    for entry in similar:
+        exemplar = str(entry.get("exemplar") or "")
+        other = _stored_pk(exemplar)
+        if not exemplar or other == pk:
+            continue
+        try:
+            similarity = round(float(entry.get("score") or 0), 2)
+        except (TypeError, ValueError):
+            similarity = 0.0
+        rows.append(
+            {
+                "id": other,
+                "exemplar": exemplar,
+                "origin": "confirmed" if other is not None else "corpus",
+                "similarity": similarity,
+                "method": "embedding",
+                "shared_contacts": shared.pop(other, 0) if other is not None else 0,
+                "lang": entry.get("lang"),
+                "text": None,
+            }
+        )
+    # Confirmed offers with the same contacts are as near as it gets, whatever the wording.
+    for other, n in shared.items():
+        rows.append(
+            {
+                "id": other,
+                "exemplar": f"post-{other}",
+                "origin": "confirmed",
+                "similarity": None,
+                "method": "contacts",
+                "shared_contacts": n,
+                "lang": None,
+                "text": None,
+            }
+        )
+    rows.sort(key=lambda r: (-r["shared_contacts"], -(r["similarity"] or 0)))
+    rows = rows[:k]
+    _fill_texts(store, rows)
+    return rows
+
+
+def _shared_contacts(store: Store, post: Post, bank: list[int]) -> dict[int, int]:
+    """Confirmed offers sharing a phone number or handle with ``post``: id -> how many."""
     contacts = {
         item.get("pseudonym")
         for key in ("phones", "handles")
         for item in (post.entities or {}).get(key, [])
         if item.get("pseudonym")
     }
+    shared: dict[int, int] = {}
+    if not contacts or not bank:
+        return shared
+    with store._session() as session:
+        for other, _ in session.execute(
+            select(Entity.post_id, Entity.value_pseudonym)
+            .where(Entity.post_id.in_(bank), Entity.value_pseudonym.in_(contacts))
+            .distinct()
+        ):
+            shared[other] = shared.get(other, 0) + 1
+    return shared
+
+
+def _fill_texts(store: Store, rows: list[dict]) -> None:
+    """Snippets: stored exemplars from the store (gone ones dropped), corpus ones from the corpus."""
+    stored = [r["id"] for r in rows if r["id"] is not None]
+    texts: dict[int, tuple[str, str | None]] = {}
+    if stored:
+        with store._session() as session:
+            texts = {
+                other: (text, lang)
+                for other, text, lang in session.execute(
+                    select(PostRow.id, PostRow.text, PostRow.lang).where(PostRow.id.in_(stored))
+                )
+            }
+    corpus = _corpus_exemplars() if any(r["id"] is None for r in rows) else {}
+    for row in list(rows):
+        if row["id"] is not None:
+            if row["id"] not in texts:  # purged since the post was scored
+                rows.remove(row)
+                continue
+            text, lang = texts[row["id"]]
+        else:
+            record = corpus.get(row["exemplar"], {})
+            text, lang = record.get("text") or "", record.get("lang")
+        row["text"] = text[:SNIPPET_CHARS]
+        row["lang"] = row["lang"] or lang
+
+
+def _by_characters(
+    store: Store, post: Post, bank: list[int], shared: dict[int, int], k: int
+) -> list[dict]:
+    """Fallback without similarity evidence: character-trigram overlap with confirmed offers."""
+    if not bank:
+        return []
     grams = _grams(post.text)
     with store._session() as session:
         texts = {
-            other: text
-            for other, text in session.execute(
-                select(PostRow.id, PostRow.text).where(PostRow.id.in_(bank))
+            other: (text, lang)
+            for other, text, lang in session.execute(
+                select(PostRow.id, PostRow.text, PostRow.lang).where(PostRow.id.in_(bank))
             )
         }
-        shared: dict[int, int] = {}
-        if contacts:
-            for other, _ in session.execute(
-                select(Entity.post_id, Entity.value_pseudonym).where(
-                    Entity.post_id.in_(bank), Entity.value_pseudonym.in_(contacts)
-                )
-            ):
-                shared[other] = shared.get(other, 0) + 1
     scored = []
-    for other, text in texts.items():
+    for other, (text, lang) in texts.items():
         theirs = _grams(text)
         union = len(grams | theirs) or 1
         similarity = len(grams & theirs) / union
@@ -313,8 +414,12 @@ def nearest_offers(store: Store, post: Post, *, k: int = 5) -> list[dict]:
             scored.append(
                 {
                     "id": other,
+                    "exemplar": f"post-{other}",
+                    "origin": "confirmed",
                     "similarity": round(similarity, 2),
+                    "method": "characters",
                     "shared_contacts": shared.get(other, 0),
+                    "lang": lang,
                     "text": text[:SNIPPET_CHARS],
                 }
             )
