@@ -147,27 +147,15 @@ class ExemplarBank:
 
 
 def confirmed_offers(store: Store) -> list[Post]:
-    """Stored posts with a ``confirm`` decision that makes them offers.
+    """Stored posts analysts confirmed as offers, by the rule the review app uses too.
 
-    A confirm with a label confirms that label; without one it confirms the post's label.
+    A ``confirm`` of the label ``offer`` (or without a label, of a post labelled ``offer``)
+    or a ``correct`` to ``offer``, unless a later decision took it back
+    (``store.decisions.confirmed_offer_ids``).
     """
-    from sqlalchemy import select
+    from ..store.decisions import confirmed_offer_ids
 
-    from ..store.models import Decision
-
-    with store._session() as session:
-        rows = session.execute(
-            select(Decision.post_id, Decision.label).where(Decision.action == "confirm")
-        ).all()
-    posts = []
-    for post_id in dict.fromkeys(pid for pid, _ in rows):
-        labels = [label for pid, label in rows if pid == post_id]
-        post = store.get(post_id)
-        if post is None:
-            continue
-        if "offer" in labels or (None in labels and post.label == "offer"):
-            posts.append(post)
-    return posts
+    return [p for p in (store.get(pk) for pk in confirmed_offer_ids(store)) if p is not None]
 
 
 def similar(
