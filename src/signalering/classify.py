@@ -46,6 +46,9 @@ META_FILE = "model.json"
 # builtin like eval, os.system, another package's code) is refused at load.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "signalering.classify.")
 _WORD_RE = r"(?u)\b\w\w*\b"
+_WORD_TOKEN = re.compile(_WORD_RE)
+_NON_SPACE = re.compile(r"\S+")
+_CHAR_MIN_N, _CHAR_MAX_N = 1, 4
 
 
 def fold_case(text: str) -> str:
@@ -84,7 +87,7 @@ def build_estimator(
             "char",
             TfidfVectorizer(
                 analyzer="char_wb",
-                ngram_range=(1, 4),
+                ngram_range=(_CHAR_MIN_N, _CHAR_MAX_N),
                 min_df=2,
                 max_features=300_000,
                 sublinear_tf=True,
@@ -144,7 +147,7 @@ class Classifier:
         self.threshold = threshold
         self.labels: list[str] = [str(c) for c in pipeline.named_steps["clf"].classes_]
         self._coef: np.ndarray | None = None
-        self._names: np.ndarray | None = None
+        self._vocab: tuple[dict[str, int], dict[str, int], int] | None = None
 
     @property
     def version(self) -> str:
@@ -236,68 +239,96 @@ class Classifier:
         top_spans: int = 5,
     ) -> list[Prediction]:
         """Label, scores, flag and evidence for each normalised text."""
-        proba = self.predict_proba([n.text for n in normalised])
+        if not len(normalised):
+            return []
+        # Features once per batch: the same rows give probabilities and evidence.
+        features = self.pipeline.named_steps["features"].transform([n.text for n in normalised])
+        proba = self.pipeline.named_steps["clf"].predict_proba(features)
+        rows = features.tocsr() if hasattr(features, "tocsr") else None
         offer = self.labels.index("offer") if "offer" in self.labels else None
         out: list[Prediction] = []
-        for norm, row in zip(normalised, proba, strict=True):
+        for i, (norm, row) in enumerate(zip(normalised, proba, strict=True)):
             best = int(np.argmax(row))
             label = self.labels[best]
             flagged = bool(offer is not None and row[offer] >= self.threshold)
             scores = {lab: round(float(p), 4) for lab, p in zip(self.labels, row, strict=True)}
             wants = explain == "all" or (explain == "flagged" and (flagged or label != "unrelated"))
             target = "offer" if flagged else label
-            evidence = self.explain(norm, target, top=top_spans) if wants else []
+            evidence = []
+            if wants and rows is not None:
+                evidence = self._explain_row(norm, rows[i], target, top=top_spans)
             out.append(Prediction(label, scores, flagged, evidence))
         return out
 
     # -- explanation ---------------------------------------------------------
-    def _linear_parts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean coefficients of the calibrated folds' linear models, and feature names."""
+    def _linear_parts(self) -> tuple[np.ndarray, dict[str, int], dict[str, int], int]:
+        """The linear model's coefficients, both vocabularies and the word block's offset."""
         if self._coef is None:
             clf = self.pipeline.named_steps["clf"]
             coefs = [c.estimator.coef_ for c in clf.calibrated_classifiers_]
             self._coef = np.mean(coefs, axis=0)
-            self._names = self.pipeline.named_steps["features"].get_feature_names_out()
-        assert self._names is not None
-        return self._coef, self._names
+            parts = dict(self.pipeline.named_steps["features"].transformer_list)
+            self._vocab = (
+                parts["char"].vocabulary_,
+                parts["word"].vocabulary_,
+                len(parts["char"].vocabulary_),
+            )
+        return (self._coef, *self._vocab)
 
     def explain(self, norm: Normalised, label: str, *, top: int = 5) -> list[dict[str, Any]]:
-        """Spans of the original text that pushed ``label`` up most.
+        """Spans of the original text that pushed ``label`` up most."""
+        row = self.pipeline.named_steps["features"].transform([norm.text]).tocsr()
+        return self._explain_row(norm, row, label, top=top)
 
-        Each n-gram's contribution (tf-idf value x coefficient) is spread over
-        the characters it covers in the normalised text; runs of strongly
-        contributing characters become spans, mapped back to the original.
+    def _explain_row(
+        self, norm: Normalised, row: Any, label: str, *, top: int
+    ) -> list[dict[str, Any]]:
+        """Evidence from one feature row.
+
+        Each n-gram's contribution (tf-idf value x coefficient) is shared by its
+        occurrences and spread over the characters each covers. Occurrences are
+        found by sliding over the text exactly as the vectorisers do (char_wb:
+        each whitespace-separated word padded with spaces; words by the token
+        pattern), so no n-gram is searched for. Runs of strongly contributing
+        characters become spans, mapped back to the original text.
         """
-        coef, names = self._linear_parts()
         if label not in self.labels:
             return []
-        row = self.pipeline.named_steps["features"].transform([norm.text]).tocsr()
+        coef, char_vocab, word_vocab, word_offset = self._linear_parts()
         weights = coef[self.labels.index(label)]
+        contrib = {
+            int(j): float(v) * float(weights[j])
+            for j, v in zip(row.indices, row.data, strict=True)
+            if j < len(weights) and float(v) * float(weights[j]) > 0
+        }
+        if not contrib:
+            return []
         folded = fold_case(norm.text)
+        hits: list[tuple[int, int, int]] = []
+        for m in _NON_SPACE.finditer(folded):
+            padded = f" {m.group()} "
+            base = m.start() - 1
+            for n in range(_CHAR_MIN_N, _CHAR_MAX_N + 1):
+                for off in range(max(1, len(padded) - n + 1)):
+                    j = char_vocab.get(padded[off : off + n])
+                    if j is not None and j in contrib:
+                        hits.append((max(base + off, m.start()), min(base + off + n, m.end()), j))
+        tokens = [(m.start(), m.end(), m.group()) for m in _WORD_TOKEN.finditer(folded)]
+        for k, (s, e, tok) in enumerate(tokens):
+            j = word_vocab.get(tok)
+            if j is not None and j + word_offset in contrib:
+                hits.append((s, e, j + word_offset))
+            if k + 1 < len(tokens):
+                j = word_vocab.get(f"{tok} {tokens[k + 1][2]}")
+                if j is not None and j + word_offset in contrib:
+                    hits.append((s, tokens[k + 1][1], j + word_offset))
+        occurrences: dict[int, int] = {}
+        for _, _, j in hits:
+            occurrences[j] = occurrences.get(j, 0) + 1
         char_score = np.zeros(len(folded) + 1, dtype=np.float64)
-        for j, value in zip(row.indices, row.data, strict=True):
-            contribution = float(value) * float(weights[j])
-            if contribution <= 0:
-                continue
-            kind, _, gram = str(names[j]).partition("__")
-            if kind == "char":
-                gram = gram.strip(" ")
-            if not gram:
-                continue
-            if kind == "word":
-                parts = gram.split(" ")
-                pattern = r"\b" + r"\W+".join(re.escape(p) for p in parts) + r"\b"
-                spans = [(m.start(), m.end()) for m in re.finditer(pattern, folded)]
-            elif kind == "char":
-                spans = []
-                start = folded.find(gram)
-                while start != -1:
-                    spans.append((start, start + len(gram)))
-                    start = folded.find(gram, start + 1)
-            else:
-                continue
-            for s, e in spans:
-                char_score[s:e] += contribution / max(1, e - s)
+        for s, e, j in hits:
+            if e > s:
+                char_score[s:e] += contrib[j] / occurrences[j] / (e - s)
         return _spans_from_scores(norm, char_score, top=top)
 
 
