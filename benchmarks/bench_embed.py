@@ -1,4 +1,5 @@
-"""Embedding throughput of the bundled encoder, and of the store cache on a second pass."""
+"""Embedding throughput of the bundled encoder, of the store cache on a second pass, and of
+the classify stages with and without the similarity step (nearest known offers)."""
 
 from __future__ import annotations
 
@@ -37,4 +38,30 @@ def run(n: int = 2000) -> list[dict[str, Any]]:
                 "peak_mb": None,
             }
         )
+    rows.extend(classify_rows(texts[:1000]))
+    return rows
+
+
+def classify_rows(texts: list[str]) -> list[dict[str, Any]]:
+    """``signalering classify``'s stages on ``texts``: similarity step off, then on."""
+    from signalering.config import load_config
+    from signalering.pipeline import Stages
+    from signalering.post import Post
+
+    posts = [Post(text=t) for t in texts]
+    rows = []
+    for enabled in (False, True):
+        settings = load_config(overrides={"similarity": {"enabled": enabled}})
+        start = time.perf_counter()
+        stages = Stages.load(settings)  # all stages, as `signalering classify` runs them
+        loaded = time.perf_counter() - start
+        stages.process(posts[:8])  # warm caches outside the timing
+        row = measure(
+            f"classify, similarity {'on' if enabled else 'off'}",
+            stages.process,
+            posts,
+            memory_sample=100,
+        )
+        row["load_s"] = round(loaded, 2)
+        rows.append(row)
     return rows

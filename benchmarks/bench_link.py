@@ -1,5 +1,7 @@
 """Repost clustering at scale: synthetic ad families, 10k and 100k posts (1M with FULL=1).
 
+Run one size: ``python -c "import benchmarks.bench_link as b; print(b._one(1_000_000))"``.
+
 Each size runs in a fresh process so ``peak_mb`` is that run's peak resident memory.
 Vectors are synthetic (a family direction plus noise, as cached embeddings would be):
 embedding throughput is measured by ``bench_embed``, not here.
@@ -57,9 +59,13 @@ def _one(n: int) -> dict[str, Any]:
     from signalering.link.cluster import bcubed, cluster_labels
 
     texts, vectors, contacts, family = synthetic(n)
+    load = os.getloadavg()[0]
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     labels = cluster_labels(texts, vectors=vectors, contacts=contacts)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sample = slice(0, min(n, 20_000))
     quality = bcubed(labels[sample].tolist(), family[sample].tolist())
@@ -69,6 +75,8 @@ def _one(n: int) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "items_per_s": round(n / seconds, 1),
         "peak_mb": round(peak, 1),
+        "cpu_s": round(cpu_s, 1),  # the machine is shared: CPU time is the steadier number
+        "load_1min": round(load, 1),
         "bcubed_f1": round(quality["f1"], 4),
     }
 

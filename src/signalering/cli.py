@@ -538,7 +538,7 @@ def run(
         _crawl(settings, sources or settings.crawl.sources, source, output=None, score=True)
         return
     store = Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key())
-    stages = Stages.load(settings)
+    stages = Stages.load(settings, store=store)  # confirmed offers join the exemplar bank
     report = ReadReport()
     with _open_in(input) as (fh, name), store:
         posts = read_posts(

@@ -102,6 +102,32 @@ class WebSettings(_Section):
     )
 
 
+class SimilaritySettings(_Section):
+    enabled: bool = Field(
+        True,
+        description="Compare each classified post with known offers (annotaties/ + offers "
+        "analysts confirmed) and add the nearest ones as evidence.",
+    )
+    encoder: str = Field(
+        "use-m3",
+        description="Sentence encoder for similarity: 'use-m3' (bundled) or "
+        "'st:<model name or local path>'.",
+    )
+    flag_cosine: float = Field(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="Also flag a post whose cosine to a known offer is >= this "
+        "(rule: P(offer) >= model.threshold OR similarity >= flag_cosine).",
+    )
+    k: int = Field(3, ge=1, le=50, description="Nearest known offers shown as evidence.")
+    cache_dir: Path = Field(
+        PROJECT_ROOT / "models" / "embeddings",
+        description="Where the known offers' vectors are cached when no store is used "
+        "(one .npz per encoder; with a store they are cached in it).",
+    )
+
+
 class Settings(_Section):
     """The effective configuration."""
 
@@ -111,6 +137,7 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     crawl: CrawlSettings = CrawlSettings()
     web: WebSettings = WebSettings()
+    similarity: SimilaritySettings = SimilaritySettings()
 
     @property
     def database_url(self) -> str:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -186,6 +189,74 @@ class EmbeddingCache:
         logger.debug(
             "embeddings: %s cached, %s new (%s)", len(hashes) - len(todo), len(todo), encoder.name
         )
+        if not hashes:
+            return np.zeros((0, encoder.dim), dtype=np.float32)
+        return np.vstack([cached[key] for key in hashes]).astype(np.float32, copy=False)
+
+
+class FileEmbeddingCache:
+    """Vectors by (content hash, encoder name) in one ``.npz`` file per encoder, for use
+    without a store (e.g. the exemplar bank of ``annotaties/`` under ``models/embeddings``).
+
+    The file is rewritten atomically when new texts were embedded; if the folder cannot be
+    written, vectors are still returned and a warning says why.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, encoder_name: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder_name).strip("_") or "encoder"
+        return self.folder / f"{slug}.npz"
+
+    def _read(self, encoder_name: str) -> dict[str, np.ndarray]:
+        path = self.path(encoder_name)
+        if not path.is_file():
+            return {}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["encoder"]) != encoder_name:
+                    return {}
+                return dict(zip(data["hashes"].tolist(), data["vectors"], strict=True))
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning("ignoring unreadable embedding cache %s: %s", path, exc)
+            return {}
+
+    def _write(self, vectors: dict[str, np.ndarray], encoder_name: str) -> None:
+        path = self.path(encoder_name)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            ignore = self.folder / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# embedding caches, rebuilt on demand\n*\n", encoding="utf-8")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(
+                tmp,
+                encoder=np.array(encoder_name),
+                hashes=np.array(list(vectors), dtype="U64"),
+                vectors=np.vstack(list(vectors.values())).astype(np.float32),
+            )
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning(
+                "cannot write embedding cache %s (%s); vectors are recomputed next time",
+                path,
+                exc.strerror,
+            )
+
+    def encode(self, texts: Sequence[str], encoder: Encoder, *, batch_size: int = 64) -> np.ndarray:
+        """Embed ``texts``, reading cached vectors and embedding only new distinct texts."""
+        hashes = [content_hash(t) for t in texts]
+        cached = self._read(encoder.name)
+        todo = {key: text for key, text in zip(hashes, texts, strict=True) if key not in cached}
+        self.hits += len(set(hashes)) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            fresh = encoder.encode(list(todo.values()), batch_size=batch_size)
+            cached.update(zip(todo, fresh, strict=True))
+            self._write(cached, encoder.name)
         if not hashes:
             return np.zeros((0, encoder.dim), dtype=np.float32)
         return np.vstack([cached[key] for key in hashes]).astype(np.float32, copy=False)

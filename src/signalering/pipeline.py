@@ -82,24 +82,66 @@ def load_classifier(settings: Settings) -> Classifier:
 
 
 class Stages:
-    """The loaded stages, ready to process batches of posts."""
+    """The loaded stages, ready to process batches of posts.
+
+    With a ``bank`` (``link.ExemplarBank``), each post also gets its nearest known offers
+    as evidence, and is flagged when one is at least ``flag_cosine`` similar.
+    """
 
     def __init__(
-        self, classifier: Classifier | None, *, stages: Iterable[Stage] = ALL_STAGES
+        self,
+        classifier: Classifier | None,
+        *,
+        stages: Iterable[Stage] = ALL_STAGES,
+        bank: Any = None,
+        flag_cosine: float | None = None,
+        k: int | None = None,
+        store: Any = None,
     ) -> None:
         self.classifier = classifier
         self.stages = tuple(stages)
+        self.bank = bank
+        self.flag_cosine = flag_cosine
+        self.k = k
+        self.store = store  # caches post embeddings of the similar step when given
         if "classify" in self.stages and classifier is None:
             raise ModelError("the classify stage needs a model")
 
     @classmethod
     def load(
-        cls, config: Settings | None = None, *, stages: Iterable[Stage] = ALL_STAGES
+        cls,
+        config: Settings | None = None,
+        *,
+        stages: Iterable[Stage] = ALL_STAGES,
+        store: Any = None,
     ) -> Stages:
+        """The configured stages; with ``classify`` and ``similarity.enabled``, the bank too.
+
+        The bank holds the offers of ``model.corpus`` and, when ``store`` is given, the
+        offers analysts confirmed there; its vectors are cached (store, else models/).
+        """
         settings = config or load_config()
         stages = tuple(stages)
         classifier = load_classifier(settings) if "classify" in stages else None
-        return cls(classifier, stages=stages)
+        sim = settings.similarity
+        bank = None
+        if "classify" in stages and sim.enabled:
+            from .link.similar import load_bank
+
+            bank = load_bank(
+                encoder=sim.encoder,
+                corpus=settings.model.corpus,
+                store=store,
+                cache_dir=sim.cache_dir,
+            )
+        return cls(
+            classifier,
+            stages=stages,
+            bank=bank,
+            flag_cosine=sim.flag_cosine,
+            k=sim.k,
+            store=store,
+        )
 
     def process(self, posts: Sequence[Post]) -> list[Post]:
         """Run the configured stages over one batch, in order."""
@@ -108,8 +150,8 @@ class Stages:
             out = [language(p) for p in out]
         if "classify" in self.stages and self.classifier is not None:
             out = classify(out, self.classifier)
-        if getattr(self, "bank", None) is not None:  # an ExemplarBank set by the caller
-            out = similar(out, self.bank)
+        if self.bank is not None:
+            out = similar(out, self.bank, store=self.store, flag_cosine=self.flag_cosine, k=self.k)
         if "extract" in self.stages:
             out = [extract(p) for p in out]
         return out

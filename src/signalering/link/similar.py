@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import corpus as corpus_mod
-from ..embed import DEFAULT_ENCODER, EmbeddingCache, get_encoder
+from ..config import PROJECT_ROOT
+from ..embed import DEFAULT_ENCODER, EmbeddingCache, FileEmbeddingCache, get_encoder
 from ..errors import ModelError
 from ..post import Post
 
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 SIMILAR_FLAG_COSINE = 0.85
 TOP_K = 3
 _EVIDENCE_MIN = 0.6  # nearest exemplars below this are not worth showing
+# Without a store, exemplar vectors are cached here (one .npz per encoder).
+EXEMPLAR_CACHE = PROJECT_ROOT / "models" / "embeddings"
 
 
 @dataclass(frozen=True)
@@ -75,14 +79,18 @@ class ExemplarBank:
         *,
         origin: str,
         store: Store | None = None,
+        cache: FileEmbeddingCache | None = None,
     ) -> ExemplarBank:
-        """Embed and add exemplars (cached in ``store`` when given); returns self."""
+        """Embed and add exemplars (cached in ``store``, else in ``cache``); returns self."""
         if not ids:
             return self
         model = get_encoder(self.encoder)
-        vectors = (
-            EmbeddingCache(store).encode(texts, model) if store is not None else model.encode(texts)
-        )
+        if store is not None:
+            vectors = EmbeddingCache(store).encode(texts, model)
+        elif cache is not None:
+            vectors = cache.encode(texts, model)
+        else:
+            vectors = model.encode(texts)
         self.vectors = vectors if self.vectors is None else np.vstack([self.vectors, vectors])
         self.ids.extend(ids)
         self.langs.extend(langs)
@@ -96,6 +104,7 @@ class ExemplarBank:
         *,
         encoder: str = DEFAULT_ENCODER,
         store: Store | None = None,
+        cache: FileEmbeddingCache | None = None,
     ) -> ExemplarBank:
         """The offers of the annotated corpus (pass the train part when measuring)."""
         records = corpus_mod.load() if records is None else records
@@ -106,6 +115,7 @@ class ExemplarBank:
             [r.get("lang") for r in offers],
             origin="corpus",
             store=store,
+            cache=cache,
         )
 
     def add_confirmed(self, store: Store) -> ExemplarBank:
@@ -158,12 +168,35 @@ def confirmed_offers(store: Store) -> list[Post]:
     return [p for p in (store.get(pk) for pk in confirmed_offer_ids(store)) if p is not None]
 
 
+def load_bank(
+    *,
+    encoder: str = DEFAULT_ENCODER,
+    corpus: str | Path | None = None,
+    store: Store | None = None,
+    cache_dir: Path | None = EXEMPLAR_CACHE,
+) -> ExemplarBank:
+    """The product's bank: offers of ``corpus`` plus, with a store, analyst-confirmed offers.
+
+    Exemplar vectors are cached in the store when one is given, else in ``cache_dir``
+    (``None``: no cache), so a second load embeds nothing.
+    """
+    cache = FileEmbeddingCache(cache_dir) if cache_dir is not None and store is None else None
+    bank = ExemplarBank.from_corpus(
+        corpus_mod.load(corpus), encoder=encoder, store=store, cache=cache
+    )
+    if store is not None:
+        bank.add_confirmed(store)
+    logger.info("exemplar bank: %s offers (%s)", len(bank), encoder)
+    return bank
+
+
 def similar(
     posts: Sequence[Post],
     bank: ExemplarBank,
     *,
     store: Store | None = None,
     flag_cosine: float = SIMILAR_FLAG_COSINE,
+    k: int = TOP_K,
 ) -> list[Post]:
     """Add nearest-exemplar evidence to each post; flag it when the top cosine >= flag_cosine."""
     if not posts:
@@ -174,7 +207,7 @@ def similar(
         EmbeddingCache(store).encode(texts, model) if store is not None else model.encode(texts)
     )
     out = []
-    for post, matches in zip(posts, bank.nearest(vectors), strict=True):
+    for post, matches in zip(posts, bank.nearest(vectors, k=k), strict=True):
         shown = [m.evidence() for m in matches if m.score >= _EVIDENCE_MIN]
         evidence = list(post.evidence or []) + shown
         flagged = bool(post.flagged)
