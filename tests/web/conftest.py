@@ -136,10 +136,10 @@ def add_users(store: Store) -> None:
 
 
 @pytest.fixture
-def review(tmp_path: Path, scored: list[Post]) -> Iterator[Review]:
-    """A fresh SQLite store with the fixture posts scored and three users."""
+def review(tmp_path: Path, scored: list[Post], store_url: str) -> Iterator[Review]:
+    """A fresh store (SQLite, then PostgreSQL) with the fixture posts scored and three users."""
     settings = Settings.model_validate({"paths": {"home": str(tmp_path)}})
-    with Store.open(f"sqlite:///{tmp_path / 'web.db'}", pseudonym_key=KEY) as store:
+    with Store.open(store_url, pseudonym_key=KEY) as store:
         ids = fill(store, scored)
         add_users(store)
         yield Review(store, ids, settings)

@@ -316,3 +316,20 @@ def test_network_page_shows_posts_contacts_and_timeline_to_analysts_only(
     assert f"network:{net['id']}" in targets
     login(client, "carla")
     assert client.get(f"/networks/{net['id']}").status_code == 403
+
+
+def test_queue_text_search_finds_arabic_and_takes_search_syntax_as_text(
+    client: TestClient, review: Review
+) -> None:
+    login(client, "anna")
+    arabic = client.get("/api/queue", params={"q": "ليبيا إيطاليا", "status": "all"})
+    assert [p["id"] for p in arabic.json()["posts"]] == [review.ids["102"]]
+    for query in ('"', 'zuwara"', "NEAR(zuwara", "zuwara*", "-lampedusa", "a:b", "(", "%"):
+        response = client.get("/api/queue", params={"q": query, "status": "all"})
+        assert response.status_code == 200, query
+    found = client.get("/api/queue", params={"q": '"Zuwara" lampedusa*', "status": "all"})
+    assert {p["id"] for p in found.json()["posts"]} == {review.ids["101"], review.ids["105"]}
+    assert client.get("/api/queue", params={"q": '"', "status": "all"}).json()["posts"] == []
+    page = client.get("/queue", params={"q": "<script>", "status": "all"})
+    main = page.text.split("<main>", 1)[1].split("</main>", 1)[0]
+    assert page.status_code == 200 and "<script" not in main and "&lt;script&gt;" in main
