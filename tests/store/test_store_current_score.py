@@ -106,3 +106,39 @@ def test_migration_marks_the_latest_score_of_existing_posts_current(store_url: s
         assert post is not None and post.model_version == "v2"
         assert store.flagged() == []
         assert _current_rows(store) == {1: "v2"}
+
+
+def _plans(store: Store, call) -> list[str]:  # type: ignore[no-untyped-def]
+    """The SQLite query plans of every SELECT that ``call()`` sends."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        call()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    plans = []
+    with store.engine.connect() as conn:
+        for statement, parameters in sent:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plans.append("\n".join(str(r[-1]) for r in rows))
+    return plans
+
+
+def test_sqlite_finds_current_scores_by_post_through_an_index(sqlite_url: str) -> None:
+    with Store.open(sqlite_url) as store:
+        store.save_posts([_scored(str(i), "v1", "offer", i / 10, True) for i in range(10)])
+        pk = int(next(store.iter_posts()).id or 0)
+        for call in (store.counts, lambda: store.get(pk), lambda: store.flagged(limit=3)):
+            plans = [p for p in _plans(store, call) if "scores" in p]
+            assert plans
+            for plan in plans:
+                # Per post through the current-score index, never all current scores per post.
+                assert "SCAN scores" not in plan, plan
+                assert "(is_current=?)" not in plan, plan

@@ -158,7 +158,9 @@ class Score(Base):
             "uq_scores_current_post_id",
             "post_id",
             unique=True,
-            sqlite_where=text("is_current"),
+            # Written as SQLAlchemy renders ``Score.is_current`` on SQLite, so the planner
+            # sees that the query implies it and looks up current scores by post here.
+            sqlite_where=text("is_current = 1"),
             postgresql_where=text("is_current"),
         ),
     )

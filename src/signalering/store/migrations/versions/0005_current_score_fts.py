@@ -62,7 +62,8 @@ def upgrade() -> None:
         "scores",
         ["post_id"],
         unique=True,
-        sqlite_where=sa.text("is_current"),
+        # As SQLAlchemy renders Score.is_current on SQLite: only then may the planner use it.
+        sqlite_where=sa.text("is_current = 1"),
         postgresql_where=sa.text("is_current"),
     )
     op.create_index("ix_entities_post_id_platform", "entities", ["post_id", "platform"])
