@@ -81,7 +81,8 @@ def _main(
         out_console.print(f"signalering {__version__}")
         raise typer.Exit()
     state.config_path, state.verbose, state.quiet = config, verbose, quiet
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    # Library chatter (INFO) only with --verbose, so errors stay one line on stderr.
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
     )
