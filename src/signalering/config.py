@@ -114,7 +114,7 @@ class SimilaritySettings(_Section):
         "'st:<model name or local path>'.",
     )
     flag_cosine: float = Field(
-        0.85,
+        0.98,
         ge=0.0,
         le=1.0,
         description="Also flag a post whose cosine to a known offer is >= this "

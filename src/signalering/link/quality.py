@@ -82,6 +82,74 @@ def _bank_top(vectors: np.ndarray, bank: np.ndarray) -> np.ndarray:
     return (vectors @ bank.T).max(axis=1)
 
 
+def _first_posts(records: list[dict], rows: np.ndarray) -> tuple[list[int], list[int]]:
+    """Among ``rows``: the first post of each family, and all the later ones."""
+    seen: set[str] = set()
+    first, later = [], []
+    for i in rows.tolist():
+        fam = records[i]["family"]
+        (later if fam in seen else first).append(i)
+        seen.add(fam)
+    return first, later
+
+
+def _design(p: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    logit = np.log(np.clip(p, 1e-4, 1 - 1e-4) / np.clip(1 - p, 1e-4, 1))
+    return np.column_stack([logit, sim, logit * sim])
+
+
+def _choose_rules(
+    p: np.ndarray, sim: np.ndarray, positive: np.ndarray, threshold: float
+) -> dict[str, object]:
+    """Cuts that keep the classifier's own precision on these (train, out-of-fold) rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    target = _offer_rates(p >= threshold, positive)["precision"]
+    or_cut = float("inf")
+    for t in np.round(np.arange(0.99, 0.5, -0.01), 2):
+        if _offer_rates((p >= threshold) | (sim >= t), positive)["precision"] < target:
+            break
+        or_cut = float(t)
+    combiner = LogisticRegression(C=1.0, max_iter=1000).fit(_design(p, sim), positive)
+    lr = combiner.predict_proba(_design(p, sim))[:, 1]
+    return {
+        "train_classifier_precision": target,
+        "similarity_cut": _lowest_threshold(sim, positive, target),
+        "or_cosine": or_cut,
+        "logistic_cut": _lowest_threshold(lr, positive, target),
+        "logistic": combiner,
+    }
+
+
+def _report(
+    rules: dict, p: np.ndarray, sim: np.ndarray, positive: np.ndarray, threshold: float
+) -> dict[str, object]:
+    from .similar import _recall_at_precision
+
+    lr = rules["logistic"].predict_proba(_design(p, sim))[:, 1]
+    clf = _offer_rates(p >= threshold, positive)
+    target = clf["precision"]
+    or_best = 0.0
+    for t in np.round(np.arange(0.99, 0.5, -0.01), 2):
+        rates = _offer_rates((p >= threshold) | (sim >= t), positive)
+        if rates["precision"] >= target:
+            or_best = max(or_best, rates["recall"])
+    return {
+        "posts": {"n": int(len(p)), "offers": int(positive.sum())},
+        "classifier": clf,
+        "similarity": _offer_rates(sim >= rules["similarity_cut"], positive),
+        "or_rule": _offer_rates((p >= threshold) | (sim >= rules["or_cosine"]), positive),
+        "logistic": _offer_rates(lr >= rules["logistic_cut"], positive),
+        "recall_at_classifier_precision": {
+            "precision": target,
+            "classifier": round(_recall_at_precision(p, positive, target), 4),
+            "similarity": round(_recall_at_precision(sim, positive, target), 4),
+            "or_rule_best_cosine": round(or_best, 4),
+            "logistic": round(_recall_at_precision(lr, positive, target), 4),
+        },
+    }
+
+
 def combiner_quality(
     records: list[dict] | None = None,
     *,
@@ -92,18 +160,19 @@ def combiner_quality(
 ) -> dict[str, dict]:
     """Classifier alone, similarity alone, OR rule and a logistic combiner, measured honestly.
 
-    Rules are chosen on the train part of the family split only, from out-of-fold classifier
-    scores (family-grouped folds) and out-of-fold similarity (the bank holds the other
-    folds' offers); each rule's cut keeps the classifier's own out-of-fold precision.
-    Reported on the held-out part twice:
+    Everything is chosen on the train part of the family split: out-of-fold classifier
+    scores (family-grouped folds) and out-of-fold similarity; each rule's cut keeps the
+    classifier's own out-of-fold precision. Reported on the held-out part, per scenario:
 
-    - ``new_ads``: held-out families are new ads, the bank is the train part's offers;
-    - ``reposts``: the first post of each held-out offer family joins the bank and the
-      family's later posts (and every non-first held-out post) are the queries, the case
-      similarity exists for.
+    - ``new_ads``: the bank is the other folds' offers (held out: the train part's offers);
+      held-out families are ads never seen;
+    - ``reposts``: the first post of each offer family also joins the bank and the later
+      posts are the queries, the case similarity exists for.
+
+    ``recall_at_classifier_precision`` compares the continuous scores on the held-out
+    part at the classifier's own held-out precision (its cut is picked there: optimistic
+    for every method alike).
     """
-    from sklearn.linear_model import LogisticRegression
-
     from ..classify import Classifier, grouped_folds
     from ..embed import get_encoder
     from ..text import normalise
@@ -116,67 +185,48 @@ def combiner_quality(
     y_train = np.array([r["label"] == "offer" for r in train])
     y_test = np.array([r["label"] == "offer" for r in test])
 
-    # Out-of-fold classifier P(offer) and similarity on the train part.
     oof_p = np.zeros(len(train))
-    oof_sim = np.zeros(len(train))
+    oof_sim = {"new_ads": np.zeros(len(train)), "reposts": np.zeros(len(train))}
+    later_rows: list[int] = []
     for fit_idx, held_idx in grouped_folds([r["family"] for r in train], n_splits=folds):
         clf = Classifier.train([train[i] for i in fit_idx], features=features, random_state=seed)
         proba = clf.predict_proba([normalise(train[i]["text"]).text for i in held_idx])
         oof_p[held_idx] = proba[:, clf.labels.index("offer")]
         bank = train_vecs[fit_idx[y_train[fit_idx]]]
-        oof_sim[held_idx] = _bank_top(train_vecs[held_idx], bank)
+        oof_sim["new_ads"][held_idx] = _bank_top(train_vecs[held_idx], bank)
+        first, later = _first_posts(train, held_idx)
+        seeds = [i for i in first if y_train[i]]
+        repost_bank = np.vstack([bank, train_vecs[seeds]])
+        oof_sim["reposts"][later] = _bank_top(train_vecs[later], repost_bank)
+        later_rows.extend(later)
     clf = Classifier.train(train, features=features, random_state=seed)
     threshold = clf.threshold
-    clf_train_precision = _offer_rates(oof_p >= threshold, y_train)["precision"]
-
-    # Rules, chosen on train at the classifier's own out-of-fold precision.
-    sim_cut = _lowest_threshold(oof_sim, y_train, clf_train_precision)
-    or_cut = float("inf")
-    for t in np.round(np.arange(0.99, 0.5, -0.01), 2):
-        flags = (oof_p >= threshold) | (oof_sim >= t)
-        if _offer_rates(flags, y_train)["precision"] < clf_train_precision:
-            break
-        or_cut = float(t)
-
-    def design(p: np.ndarray, sim: np.ndarray) -> np.ndarray:
-        logit = np.log(np.clip(p, 1e-4, 1 - 1e-4) / np.clip(1 - p, 1e-4, 1))
-        return np.column_stack([logit, sim, logit * sim])
-
-    combiner = LogisticRegression(C=1.0, max_iter=1000).fit(design(oof_p, oof_sim), y_train)
-    lr_train = combiner.predict_proba(design(oof_p, oof_sim))[:, 1]
-    lr_cut = _lowest_threshold(lr_train, y_train, clf_train_precision)
-    chosen = {
-        "classifier_threshold": threshold,
-        "train_oof_classifier_precision": clf_train_precision,
-        "similarity_cut": round(sim_cut, 4),
-        "or_cosine": or_cut,
-        "logistic_cut": round(lr_cut, 4),
-        "logistic_coef": [round(float(c), 3) for c in combiner.coef_[0]],
-    }
-
-    def report(p: np.ndarray, sim: np.ndarray, positive: np.ndarray) -> dict[str, dict]:
-        lr = combiner.predict_proba(design(p, sim))[:, 1]
-        return {
-            "posts": {"n": int(len(p)), "offers": int(positive.sum())},
-            "classifier": _offer_rates(p >= threshold, positive),
-            "similarity": _offer_rates(sim >= sim_cut, positive),
-            "or_rule": _offer_rates((p >= threshold) | (sim >= or_cut), positive),
-            "logistic": _offer_rates(lr >= lr_cut, positive),
-        }
-
     p_test = clf.predict_proba([normalise(r["text"]).text for r in test])[
         :, clf.labels.index("offer")
     ]
     train_bank = train_vecs[y_train]
-    new_ads = report(p_test, _bank_top(test_vecs, train_bank), y_test)
-
-    first_of: dict[str, int] = {}
-    for i, rec in enumerate(test):
-        first_of.setdefault(rec["family"], i)
-    seeds = [i for i in first_of.values() if y_test[i]]
-    queries = np.array([i for i in range(len(test)) if first_of[test[i]["family"]] != i])
-    repost_bank = np.vstack([train_bank, test_vecs[seeds]])
-    reposts = report(p_test[queries], _bank_top(test_vecs[queries], repost_bank), y_test[queries])
-    result = {"chosen_on_train": chosen, "new_ads": new_ads, "reposts": reposts}
+    first, later = _first_posts(test, np.arange(len(test)))
+    test_bank = np.vstack([train_bank, test_vecs[[i for i in first if y_test[i]]]])
+    scenarios = {
+        "new_ads": (
+            np.arange(len(train)),
+            np.arange(len(test)),
+            _bank_top(test_vecs, train_bank),
+        ),
+        "reposts": (
+            np.array(later_rows),
+            np.array(later),
+            _bank_top(test_vecs[later], test_bank),
+        ),
+    }
+    result: dict[str, dict] = {}
+    for name, (train_rows, test_rows, test_sim) in scenarios.items():
+        rules = _choose_rules(
+            oof_p[train_rows], oof_sim[name][train_rows], y_train[train_rows], threshold
+        )
+        held = _report(rules, p_test[test_rows], test_sim, y_test[test_rows], threshold)
+        chosen = {k: v for k, v in rules.items() if k != "logistic"}
+        chosen["logistic_coef"] = [round(float(c), 3) for c in rules["logistic"].coef_[0]]
+        result[name] = {"chosen_on_train": chosen, "held_out": held}
     logger.info("combiner quality: %s", result)
     return result

@@ -2,8 +2,8 @@
 
 The bank holds the offers of ``annotaties/`` plus every post an analyst confirmed as an
 offer in the store. Each new post gets its nearest exemplars with cosine scores; the
-rule ``flag when P(offer) >= threshold OR top cosine >= SIMILAR_FLAG_COSINE`` was chosen
-by ``similarity_quality`` on the held-out family split (see the README's numbers).
+rule ``flag when P(offer) >= threshold OR top cosine >= SIMILAR_FLAG_COSINE`` has its
+cut chosen by ``link.quality.combiner_quality`` on the train part (out-of-fold scores).
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Chosen on the train part (leave-own-family-out, precision >= 0.95) and kept because the
-# OR rule beat the classifier alone on held-out offer recall at equal precision.
-SIMILAR_FLAG_COSINE = 0.85
+# Chosen on the train part by combiner_quality (out-of-fold classifier scores, family
+# folds): the lowest cosine at which the OR rule keeps the classifier's own precision,
+# 0.98 both for new ads and for reposts. Lower cuts (G's 0.85) cost precision; on the
+# held-out part the OR rule then adds no recall at equal precision (see the README).
+SIMILAR_FLAG_COSINE = 0.98
 TOP_K = 3
 _EVIDENCE_MIN = 0.6  # nearest exemplars below this are not worth showing
 # Without a store, exemplar vectors are cached here (one .npz per encoder).
