@@ -239,7 +239,8 @@ def train(
     for name, s in result["selection"].items():
         mark = "kept" if name == result["chosen"] else ""
         out_console.print(
-            f"{name:12} macro-F1 {s['macro_f1']:.3f}  offer F1 {s['offer_f1']:.3f}  {mark}"
+            f"{name:12} macro-F1 {s['macro_f1']:.3f}  offer F1 {s['offer_f1']:.3f}  "
+            f"worst language offer recall {s['worst_language_recall']:.3f}  {mark}"
         )
     out_console.print(f"model written to {result['path']} (see MODEL_CARD.md there)")
 
