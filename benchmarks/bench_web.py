@@ -20,7 +20,7 @@ from typing import Any
 
 from signalering.post import Post
 from signalering.store import Store
-from signalering.web.review import QueueFilter, queue
+from signalering.web.review import QueueFilter, facets, queue
 
 N = int(os.environ.get("N", "100000"))
 REPEAT = 20
@@ -150,6 +150,11 @@ def run() -> list[dict]:
                             lambda deep=deep: queue(store, deep),
                         )
                     )
+            rows.append(
+                _timed(
+                    "web queue filter menus, facets() uncached", lambda: facets(store, max_age=0)
+                )
+            )
             rows.append(_timed("web store counts()", store.counts, repeat=5))
             rows.append(_timed("web store get(post)", lambda: store.get(N // 2), repeat=200))
             rows.append(_timed("web store search('lampedusa')", lambda: store.search("lampedusa")))

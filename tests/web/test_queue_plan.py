@@ -61,3 +61,17 @@ def test_queue_pages_walk_the_rank_index_without_sorting(
     assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
     assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
     assert "(score,post_id)<(?,?)" in plan or f.after is None, plan
+
+
+def test_filter_menus_are_reused_briefly_then_show_new_values(sqlite_url: str) -> None:
+    from signalering.web.review import facets
+
+    with Store.open(sqlite_url) as store:
+        store.save_posts([Post(text="a", source="forum-a", post_id="1", lang="nl")])
+        assert facets(store)["source"] == ["forum-a"]
+        store.save_posts([Post(text="b", source="forum-b", post_id="2", lang="ar")])
+        assert facets(store)["source"] == ["forum-a"]  # within the cache's lifetime
+        fresh = facets(store, max_age=0)
+        assert fresh["source"] == ["forum-a", "forum-b"] and fresh["lang"] == ["ar", "nl"]
+    with Store.open(sqlite_url.replace(".db", "-other.db")) as other:
+        assert facets(other)["source"] == []  # another store never sees these menus
