@@ -44,6 +44,7 @@ def run(n: int = 2000) -> list[dict[str, Any]]:
 
 def classify_rows(texts: list[str]) -> list[dict[str, Any]]:
     """``signalering classify``'s stages on ``texts``: similarity step off, then on."""
+    from signalering import embed as embed_mod
     from signalering.config import load_config
     from signalering.pipeline import Stages
     from signalering.post import Post
@@ -56,6 +57,7 @@ def classify_rows(texts: list[str]) -> list[dict[str, Any]]:
         stages = Stages.load(settings)  # all stages, as `signalering classify` runs them
         loaded = time.perf_counter() - start
         stages.process(posts[:8])  # warm caches outside the timing
+        embed_mod._RECENT.clear()  # no vectors left over from the previous run
         row = measure(
             f"classify, similarity {'on' if enabled else 'off'}",
             stages.process,

@@ -77,3 +77,13 @@ def test_the_same_text_under_another_encoder_is_embedded_again(sqlite_url: str, 
         vectors = cache.encode(["boat tonight"], get_encoder("use-m3"))
     assert cache.misses == 1
     assert vectors.shape == (1, 512)
+
+
+def test_texts_embedded_again_in_one_process_reuse_their_vectors() -> None:
+    from signalering import embed
+
+    texts = ["Boat to Lampedusa tonight, 3500 euro", "Bakery opens at seven on Sundays"]
+    first = encode(texts, encoder="use-m3")
+    assert all(("use-m3", t) in embed._RECENT for t in texts)
+    again = encode(texts[::-1], encoder="use-m3")
+    assert np.array_equal(again, first[::-1])

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -275,5 +276,35 @@ def encode(
     """
     model = get_encoder(encoder)
     if store is None:
-        return model.encode(texts, batch_size=batch_size)
+        return recent_encode(texts, model, batch_size=batch_size)
     return EmbeddingCache(store).encode(texts, model, batch_size=batch_size)
+
+
+_RECENT: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+RECENT_MAX = 8192  # 16 MB of 512-d vectors
+
+
+def recent_encode(texts: Sequence[str], model: Encoder, *, batch_size: int = 64) -> np.ndarray:
+    """Embed ``texts``, reusing vectors of the last ``RECENT_MAX`` texts of this process.
+
+    One batch is embedded by the classifier (embedding features) and again by the
+    similarity step; this keeps it to one pass.
+    """
+    found: dict[str, np.ndarray] = {}
+    todo: list[str] = []
+    for text in dict.fromkeys(texts):
+        vec = _RECENT.get((model.name, text))
+        if vec is None:
+            todo.append(text)
+        else:
+            found[text] = vec
+    if todo:
+        fresh = model.encode(todo, batch_size=batch_size)
+        for text, vec in zip(todo, fresh, strict=True):
+            found[text] = vec
+            _RECENT[(model.name, text)] = vec
+        while len(_RECENT) > RECENT_MAX:
+            _RECENT.popitem(last=False)
+    if not len(texts):
+        return np.zeros((0, model.dim), dtype=np.float32)
+    return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)

@@ -18,9 +18,16 @@ import numpy as np
 
 from .. import corpus as corpus_mod
 from ..config import PROJECT_ROOT
-from ..embed import DEFAULT_ENCODER, EmbeddingCache, FileEmbeddingCache, get_encoder
+from ..embed import (
+    DEFAULT_ENCODER,
+    EmbeddingCache,
+    FileEmbeddingCache,
+    get_encoder,
+    recent_encode,
+)
 from ..errors import ModelError
 from ..post import Post
+from ..text import normalise
 
 if TYPE_CHECKING:
     from ..classify import Classifier
@@ -87,6 +94,7 @@ class ExemplarBank:
         if not ids:
             return self
         model = get_encoder(self.encoder)
+        texts = [normalise(t).text for t in texts]  # as posts are compared: normalised
         if store is not None:
             vectors = EmbeddingCache(store).encode(texts, model)
         elif cache is not None:
@@ -204,9 +212,12 @@ def similar(
     if not posts:
         return []
     model = get_encoder(bank.encoder)
-    texts = [p.text for p in posts]
+    # The normalised text (obfuscation folded), as the classifier embeds it: one pass.
+    texts = [(p.normalised or normalise(p.text)).text for p in posts]
     vectors = (
-        EmbeddingCache(store).encode(texts, model) if store is not None else model.encode(texts)
+        EmbeddingCache(store).encode(texts, model)
+        if store is not None
+        else recent_encode(texts, model)
     )
     out = []
     for post, matches in zip(posts, bank.nearest(vectors, k=k), strict=True):
