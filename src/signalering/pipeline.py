@@ -53,11 +53,25 @@ def classify(posts: Sequence[Post], classifier: Classifier) -> list[Post]:
     ]
 
 
-def similar(posts: Sequence[Post], bank: Any) -> list[Post]:
+def similar(
+    posts: Sequence[Post],
+    bank: Any,
+    *,
+    store: Any = None,
+    flag_cosine: float | None = None,
+    k: int | None = None,
+) -> list[Post]:
     """Nearest known offers as evidence; flag when very similar (``link.similar``'s rule)."""
+    from .link.similar import SIMILAR_FLAG_COSINE, TOP_K
     from .link.similar import similar as similar_posts
 
-    return similar_posts(posts, bank)
+    return similar_posts(
+        posts,
+        bank,
+        store=store,
+        flag_cosine=SIMILAR_FLAG_COSINE if flag_cosine is None else flag_cosine,
+        k=k or TOP_K,
+    )
 
 
 def extract(post: Post) -> Post:
