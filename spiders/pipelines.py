@@ -146,7 +146,8 @@ class StorePipeline:
         if self.score:
             from signalering.pipeline import Stages
 
-            self.stages = Stages.load()
+            # With the store, analyst-confirmed offers join the exemplar bank.
+            self.stages = Stages.load(store=self.store)
         source = self.crawler.spider.source
         self.store.upsert_source(source.name, source.kind, source.url, {})
         self.run_id = self.store.start_run(source.name)

@@ -77,7 +77,8 @@ def similar(
 def extract(post: Post) -> Post:
     """Phones, handles, prices, places and dates, with offsets into the original text."""
     hints = [h for h in (post.extras.get("region"), post.extras.get("country")) if h]
-    return post.with_(entities=extract_mod.extract(post.text, lang=post.lang, region_hints=hints))
+    source = post.normalised if post.normalised is not None else post.text
+    return post.with_(entities=extract_mod.extract(source, lang=post.lang, region_hints=hints))
 
 
 def load_classifier(settings: Settings) -> Classifier:
