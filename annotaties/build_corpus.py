@@ -37,6 +37,9 @@ from typing import Any
 import phonenumbers
 import yaml
 
+from signalering import LABELS
+# The corpus schema is declared once, in signalering.corpus.
+from signalering.corpus import LANGS, PLATFORMS, SOURCE_KINDS
 from signalering.errors import InputError
 
 logger = logging.getLogger("annotaties.build_corpus")
@@ -46,24 +49,6 @@ DEFAULT_TEMPLATES = HERE / "templates"
 DEFAULT_GAZETTEER = HERE / "gazetteers" / "places.yaml"
 DEFAULT_OUT = HERE / "corpus.jsonl"
 
-LANGS = (
-    "en", "nl", "de", "fr", "tr", "sq", "vi", "uk", "ru",
-    "ar", "ar-Latn", "fa", "prs", "ps", "ckb", "kmr", "ti",
-)  # fmt: skip
-LABELS = ("offer", "request", "warning", "unrelated")
-SOURCE_KINDS = (
-    "telegram",
-    "forum",
-    "classifieds",
-    "facebook",
-    "news",
-    "ngo",
-    "government",
-    "website",
-)
-PLATFORMS = (
-    "whatsapp", "telegram", "signal", "viber", "imo", "snapchat", "instagram", "tiktok", "facebook",
-)  # fmt: skip
 FAMILY_KEYS = {"family", "label", "source_kind", "hard_negative", "variants", "text"}
 SLOT_RE = re.compile(r"\{([^{}]*)\}")
 HANDLE_VALUE_RE = re.compile(r"^[A-Za-z0-9_.]{2,40}$")
