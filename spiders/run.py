@@ -262,7 +262,15 @@ def crawl(
     base.set("SIGNALERING_SCORE", score, priority="cmdline")
     if progress:
         base.set("LOGSTATS_INTERVAL", 10.0, priority="cmdline")
+    # A caller that configured logging (the signalering CLI) keeps its levels:
+    # Scrapy's own root handler would print every request at DEBUG, and its
+    # logging config sets the 'scrapy' logger to DEBUG.
+    caller_logs = bool(logging.getLogger().handlers)
+    base.set("LOG_INSTALL_ROOT_HANDLER", not caller_logs, priority="cmdline")
     process = CrawlerProcess(base)
+    if caller_logs:
+        level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
+        logging.getLogger("scrapy").setLevel(level)
     lock_dir = Path(jobdir) if jobdir else Path(".signalering") / "locks"
     summaries: list[CrawlSummary] = []
     running: list[tuple[Source, Crawler]] = []
