@@ -53,6 +53,9 @@ _CHAR_MIN_N, _CHAR_MAX_N = 1, 4
 
 def fold_case(text: str) -> str:
     """Lower-case without changing the length (so offsets stay valid)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
     return "".join(c if len(lc := c.lower()) != 1 else lc for c in text)
 
 
@@ -284,23 +287,24 @@ class Classifier:
             return []
         coef, char_vocab, word_vocab, word_offset = self._linear_parts()
         weights = coef[self.labels.index(label)]
-        contrib = {
-            int(j): float(v) * float(weights[j])
-            for j, v in zip(row.indices, row.data, strict=True)
-            if j < len(weights) and float(v) * float(weights[j]) > 0
-        }
+        values = row.data * weights[row.indices]
+        positive = values > 0
+        contrib = dict(zip(row.indices[positive].tolist(), values[positive].tolist(), strict=True))
         if not contrib:
             return []
         folded = fold_case(norm.text)
         hits: list[tuple[int, int, int]] = []
         for m in _NON_SPACE.finditer(folded):
             padded = f" {m.group()} "
-            base = m.start() - 1
+            base, last = m.start() - 1, len(padded)
             for n in range(_CHAR_MIN_N, _CHAR_MAX_N + 1):
-                for off in range(max(1, len(padded) - n + 1)):
+                for off in range(max(1, last - n + 1)):
                     j = char_vocab.get(padded[off : off + n])
                     if j is not None and j in contrib:
-                        hits.append((max(base + off, m.start()), min(base + off + n, m.end()), j))
+                        # The padding spaces at either end are not in the text.
+                        start = base + off + (off == 0)
+                        end = base + off + n - (off + n >= last)
+                        hits.append((start, end, j))
         tokens = [(m.start(), m.end(), m.group()) for m in _WORD_TOKEN.finditer(folded)]
         for k, (s, e, tok) in enumerate(tokens):
             j = word_vocab.get(tok)
@@ -310,13 +314,22 @@ class Classifier:
                 j = word_vocab.get(f"{tok} {tokens[k + 1][2]}")
                 if j is not None and j + word_offset in contrib:
                     hits.append((s, tokens[k + 1][1], j + word_offset))
-        occurrences: dict[int, int] = {}
-        for _, _, j in hits:
-            occurrences[j] = occurrences.get(j, 0) + 1
-        char_score = np.zeros(len(folded) + 1, dtype=np.float64)
-        for s, e, j in hits:
-            if e > s:
-                char_score[s:e] += contrib[j] / occurrences[j] / (e - s)
+        if not hits:
+            return []
+        starts, ends, ids = (
+            np.fromiter(col, dtype=np.int64, count=len(hits)) for col in zip(*hits, strict=True)
+        )
+        keep = ends > starts
+        starts, ends, ids = starts[keep], ends[keep], ids[keep]
+        # Each feature's contribution is shared by its occurrences and spread
+        # evenly over the characters each covers: one difference-array pass.
+        uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+        per_hit = np.array([contrib[int(j)] for j in uniq])[inverse] / counts[inverse]
+        per_char = per_hit / (ends - starts)
+        diff = np.zeros(len(folded) + 2, dtype=np.float64)
+        np.add.at(diff, starts, per_char)
+        np.add.at(diff, ends, -per_char)
+        char_score = np.cumsum(diff)[: len(folded) + 1]
         return _spans_from_scores(norm, char_score, top=top)
 
 
