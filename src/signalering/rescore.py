@@ -176,13 +176,10 @@ def _stages(classifier: Classifier, store: Store | None, similar: bool, encoder:
 
     stages = Stages(classifier)
     if similar:
-        from .link.similar import ExemplarBank
+        from .link.similar import load_bank
 
         kwargs = {"encoder": encoder} if encoder else {}
-        bank = ExemplarBank.from_corpus(store=store, **kwargs)
-        if store is not None:
-            bank.add_confirmed(store)
-        stages.bank = bank  # type: ignore[attr-defined]
+        stages.bank = load_bank(store=store, **kwargs)  # type: ignore[attr-defined]
     return stages
 
 

@@ -30,7 +30,6 @@ from ..post import Post
 from ..text import normalise
 
 if TYPE_CHECKING:
-    from ..classify import Classifier
     from ..store import Store
 
 logger = logging.getLogger(__name__)
@@ -257,75 +256,4 @@ def _rates(flags: np.ndarray, positive: np.ndarray) -> dict[str, float]:
         "precision": tp / max(int(flags.sum()), 1),
         "recall": tp / max(int(positive.sum()), 1),
         "flagged": int(flags.sum()),
-    }
-
-
-def similarity_quality(
-    classifier: Classifier,
-    records: Sequence[dict] | None = None,
-    *,
-    encoder: str = DEFAULT_ENCODER,
-    seed: int = 0,
-    min_precision: float = 0.95,
-) -> dict[str, Any]:
-    """Classifier alone, similarity alone and the OR rule on the held-out family split.
-
-    The bank is the train part's offers. The cosine threshold is chosen on the train part
-    alone: each train post's best cosine to offers of *other* families, lowest threshold
-    with precision >= ``min_precision``. ``recall_at_equal_precision`` compares continuous
-    scores at the classifier's own held-out precision.
-    """
-    from ..text import normalise
-
-    records = corpus_mod.load() if records is None else list(records)
-    train, test = corpus_mod.family_split(list(records), test_size=0.25, seed=seed)
-    model = get_encoder(encoder)
-    train_vecs = model.encode([r["text"] for r in train])
-    is_offer = np.array([r["label"] == "offer" for r in train])
-    families = np.array([r["family"] for r in train])
-    # Leave-own-family-out best cosine to train offers, for choosing the threshold.
-    sims = train_vecs @ train_vecs[is_offer].T
-    sims[families[:, None] == families[is_offer][None, :]] = -1.0
-    loo = sims.max(axis=1)
-    chosen = 1.0
-    for t in np.round(np.arange(0.99, 0.5, -0.01), 2):
-        flags = loo >= t
-        if not flags.sum():
-            continue
-        if (flags & is_offer).sum() / flags.sum() < min_precision:
-            break
-        chosen = float(t)
-    bank = ExemplarBank(encoder=encoder)
-    bank.ids = [r["id"] for r, o in zip(train, is_offer, strict=True) if o]
-    bank.langs = [r.get("lang") for r, o in zip(train, is_offer, strict=True) if o]
-    bank.origins = ["corpus"] * len(bank.ids)
-    bank.vectors = train_vecs[is_offer]
-
-    positive = np.array([r["label"] == "offer" for r in test])
-    test_vecs = model.encode([r["text"] for r in test])
-    sim = bank.top_scores(test_vecs)
-    proba = classifier.predict_proba([normalise(r["text"]).text for r in test])
-    p_offer = proba[:, classifier.labels.index("offer")]
-    threshold = classifier.threshold
-    clf_flags = p_offer >= threshold
-    sim_flags = sim >= chosen
-    clf_alone = _rates(clf_flags, positive)
-    # One score for "equal precision" comparisons: the classifier's probability, raised
-    # by similarity mapped linearly so that the cosine threshold lands on the flag threshold.
-    mapped = threshold + (sim - chosen) * (1 - threshold) / max(1 - chosen, 1e-6)
-    combined_score = np.maximum(p_offer, np.clip(mapped, 0, 1))
-    target = clf_alone["precision"]
-    return {
-        "cosine_threshold": chosen,
-        "test_posts": len(test),
-        "test_offers": int(positive.sum()),
-        "classifier": clf_alone,
-        "similarity": _rates(sim_flags, positive),
-        "combined_or": _rates(clf_flags | sim_flags, positive),
-        "recall_at_equal_precision": {
-            "precision": target,
-            "classifier": _recall_at_precision(p_offer, positive, target),
-            "similarity": _recall_at_precision(sim, positive, target),
-            "combined": _recall_at_precision(combined_score, positive, target),
-        },
     }
