@@ -173,6 +173,38 @@ def test_crawl_runs_count_what_their_batches_stored(store: Store) -> None:
     assert first is not None and last is not None
 
 
+def test_crawler_nodes_starting_at_once_create_their_source_once(store: Store) -> None:
+    # Distributed crawl nodes register the same source at the same moment; the loser
+    # of the insert race must neither fail nor create a second row.
+    import threading
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    stores = [Store.open(url) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def node(s: Store) -> None:
+        try:
+            barrier.wait()
+            s.upsert_source("shared", "listing", "https://shared.example", None)
+            s.finish_run(s.start_run("shared"), {"pages": 1, "errors": 0})
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=node, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert not errors, errors
+    with store.engine.connect() as conn:
+        [n] = conn.exec_driver_sql("SELECT count(*) FROM sources WHERE name = 'shared'").one()
+    assert n == 1
+    assert len(store.runs(source="shared")) == 4
+
+
 def test_a_post_edited_twice_in_one_batch_keeps_both_earlier_texts(store: Store) -> None:
     batch = [
         forum_post("9", "v1", label="offer", scores={"offer": 0.7}, flagged=True),

@@ -447,20 +447,27 @@ class Store:
     ) -> None:
         """Create or update a source definition."""
         with self._session(write=True) as session:
-            row = session.scalars(select(Source).where(Source.name == name)).first()
-            if row is None:
-                session.add(Source(name=name, kind=kind, url=url, metadata_=metadata))
-            else:
-                row.kind, row.url, row.metadata_ = kind, url, metadata
+            row = self._source_row(session, name)
+            row.kind, row.url, row.metadata_ = kind, url, metadata
+
+    @staticmethod
+    def _source_row(session: Session, name: str) -> Source:
+        """The row of source ``name``, created if missing; crawler nodes starting at once
+        may both create it, so the insert does nothing when another node won."""
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        session.execute(
+            dialect_insert(Source).values(name=name).on_conflict_do_nothing(index_elements=["name"])
+        )
+        return session.scalars(select(Source).where(Source.name == name)).one()
 
     def start_run(self, source: str) -> int:
         """Record the start of a crawl of ``source``; returns the run id."""
         now = utcnow()
         with self._session(write=True) as session:
-            row = session.scalars(select(Source).where(Source.name == source)).first()
-            if row is None:
-                row = Source(name=source)
-                session.add(row)
+            row = self._source_row(session, source)
             row.first_crawled = row.first_crawled or now
             row.last_crawled = now
             run = CrawlRun(source=source, started_at=now, status="running")
