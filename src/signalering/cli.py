@@ -234,6 +234,8 @@ def train(
         output or settings.model.path,
         features=features,  # type: ignore[arg-type]
         seed=seed,
+        encoder=settings.similarity.encoder,
+        cache_dir=settings.similarity.cache_dir,
         progress=None if state.quiet else lambda msg: err_console.print(msg),
     )
     for name, s in result["selection"].items():
@@ -242,7 +244,16 @@ def train(
             f"{name:12} macro-F1 {s['macro_f1']:.3f}  offer F1 {s['offer_f1']:.3f}  "
             f"worst language offer recall {s['worst_language_recall']:.3f}  {mark}"
         )
-    out_console.print(f"model written to {result['path']} (see MODEL_CARD.md there)")
+    for key, sc in (result["similarity"] or {}).items():
+        if isinstance(sc, dict) and "logistic" in sc:
+            out_console.print(
+                f"{key:12} offer recall at the classifier's precision: classifier "
+                f"{sc['classifier']['recall_at_classifier_precision']:.3f}, logistic combiner "
+                f"{sc['logistic']['recall_at_classifier_precision']:.3f}"
+            )
+    out_console.print(
+        f"model and combiner.json written to {result['path']} (see MODEL_CARD.md there)"
+    )
 
 
 @app.command()
@@ -374,6 +385,19 @@ def _print_evaluation(r: dict[str, Any]) -> None:
                 if isinstance(v, dict) and "f1" in v
             ],
         )
+    sim = r.get("similarity")
+    if sim:
+        from .evaluate import combiner_verdict, similarity_rows
+
+        _table(
+            "Similarity + classifier on offers (cuts chosen on train; last column: recall at "
+            "the classifier's precision)",
+            ["scenario", "rule", "precision", "recall", "flagged", "R at clf P"],
+            similarity_rows(sim),
+        )
+        out_console.print(combiner_verdict(sim))
+    else:
+        out_console.print("Similarity + classifier: no combiner.json — run `signalering train`")
     lolo = r.get("leave_one_language_out")
     if lolo:
         _table(

@@ -16,7 +16,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -113,12 +113,21 @@ class SimilaritySettings(_Section):
         description="Sentence encoder for similarity: 'use-m3' (bundled) or "
         "'st:<model name or local path>'.",
     )
+    rule: Literal["logistic", "or", "off"] = Field(
+        "logistic",
+        description="How similarity flags a post the classifier did not: 'logistic' "
+        "(flag when the learned combiner of P(offer) and the top cosine, combiner.json "
+        "beside the model, reaches its cut), 'or' (flag when the top cosine >= "
+        "flag_cosine) or 'off' (evidence only). 'logistic' is the default because it "
+        "found more reposted offers at the classifier's precision on the held-out split "
+        "(see the model card); without combiner.json it falls back to 'or' with a warning.",
+    )
     flag_cosine: float = Field(
         0.98,
         ge=0.0,
         le=1.0,
-        description="Also flag a post whose cosine to a known offer is >= this "
-        "(rule: P(offer) >= model.threshold OR similarity >= flag_cosine).",
+        description="With rule 'or': also flag a post whose cosine to a known offer is >= "
+        "this (P(offer) >= model.threshold OR similarity >= flag_cosine).",
     )
     k: int = Field(3, ge=1, le=50, description="Nearest known offers shown as evidence.")
     cache_dir: Path = Field(

@@ -7,6 +7,7 @@ ad never sit on both sides of the split.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import Counter, defaultdict
@@ -227,12 +228,17 @@ def train_model(
     features: Features | Literal["auto"] = "auto",
     seed: int = 0,
     test_size: float = 0.25,
+    encoder: str | None = "use-m3",
+    cache_dir: Path | None = PROJECT_ROOT / "models" / "embeddings",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Train the candidates on the family split, keep the best on held-out metrics, save it.
 
     The saved model is trained on the *train* part only, so ``signalering
-    evaluate`` measures exactly the model that is shipped.
+    evaluate`` measures exactly the model that is shipped. With an ``encoder``, the
+    similarity combiner is fitted on the train part too (``link.combine``), measured on
+    the held-out part and saved beside the model as combiner.json (corpus embeddings
+    cached in ``cache_dir``).
     """
     records = corpus.load(corpus_path)
     train, test = corpus.family_split(records, test_size=test_size, seed=seed)
@@ -280,17 +286,75 @@ def train_model(
         }
     )
     out = best.save(out_dir)
+    similarity = None
+    if encoder is not None:
+        similarity = _train_combiner(
+            train,
+            test,
+            best_metrics["_p_offer"],
+            features=best_name,
+            encoder=encoder,
+            threshold=best.threshold,
+            seed=seed,
+            cache_dir=cache_dir,
+            progress=progress,
+        ).save(out)
+    else:
+        (Path(out) / "combiner.json").unlink(missing_ok=True)  # it would not match this model
     baseline = compare_with_baseline(test, best_metrics["_p_offer"])
+    measured = json.loads(similarity.read_text(encoding="utf-8")) if similarity else None
     (Path(out) / "MODEL_CARD.md").write_text(
-        model_card(best, best_metrics, baseline, records), encoding="utf-8"
+        model_card(best, best_metrics, baseline, records, combiner=measured), encoding="utf-8"
     )
     logger.info("kept %s (macro-F1 %.3f) in %s", best_name, best_metrics["macro_f1"], out)
     return {
         "chosen": best_name,
         "selection": selection,
         "metrics": _public(best_metrics),
+        "similarity": measured["measurement"] if measured else None,
         "path": str(out),
     }
+
+
+def _train_combiner(
+    train: Sequence[dict[str, Any]],
+    test: Sequence[dict[str, Any]],
+    p_test: np.ndarray,
+    *,
+    features: str,
+    encoder: str,
+    threshold: float,
+    seed: int,
+    cache_dir: Path | None,
+    progress: Progress | None,
+) -> Any:
+    """The similarity combiner fitted on ``train``, with its held-out comparison."""
+    from dataclasses import replace
+
+    from .link.combine import compare_rules, embed_records, fit_combiner
+
+    if progress:
+        progress(f"similarity combiner ({encoder}) on {len(train)} posts")
+    train_vecs = embed_records(train, encoder=encoder, cache_dir=cache_dir)
+    combiner = fit_combiner(
+        train,
+        features=features,
+        encoder=encoder,
+        threshold=threshold,
+        seed=seed,
+        vectors=train_vecs,
+        progress=progress,
+    )
+    offers = np.array([r["label"] == "offer" for r in train])
+    held = compare_rules(
+        combiner,
+        p_test,
+        embed_records(test, encoder=encoder, cache_dir=cache_dir),
+        test,
+        train_vecs[offers],
+        threshold=threshold,
+    )
+    return replace(combiner, measurement={"split": "held-out (family)", **held})
 
 
 def _public(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -298,9 +362,14 @@ def _public(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def model_card(
-    clf: Classifier, m: dict[str, Any], baseline: dict[str, Any], records: Sequence[dict[str, Any]]
+    clf: Classifier,
+    m: dict[str, Any],
+    baseline: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    *,
+    combiner: dict[str, Any] | None = None,
 ) -> str:
-    """The Markdown model card written beside the model."""
+    """The Markdown model card written beside the model (``combiner``: combiner.json)."""
     meta = clf.meta
     langs = Counter(r["lang"] for r in records)
     labels = Counter(r["label"] for r in records)
@@ -383,6 +452,7 @@ def model_card(
         f"Keyword baseline (`annotaties/lexicons/offer_keywords.yaml`): offer precision {b['baseline']['precision']:.3f}, recall {b['baseline']['recall']:.3f}. "
         f"The model at that recall: precision {b['model_at_baseline_recall']['precision']:.3f} ({b['precision_gain_points']:+.1f} points).",
         "",
+        *(similarity_card(combiner) if combiner else []),
         "## Known limits",
         "- The seed corpus is written by the project team from templates (fictitious contacts), not crawled: real posts are messier, and held-out families still share phrasing with training families. Expect lower numbers on real data; grow the corpus with analyst-reviewed posts (`signalering export annotations`).",
         "- Languages with little data, and dialects or scripts absent from the corpus, are weaker: see the leave-one-language-out table from `signalering evaluate`.",
@@ -392,6 +462,89 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+SCENARIOS = {"new_ads": "new ads", "reposts": "reposts"}
+RULE_NAMES = {
+    "classifier": "classifier alone",
+    "similarity": "similarity alone",
+    "or_rule": "OR rule",
+    "logistic": "logistic combiner",
+}
+
+
+def similarity_rows(measurement: dict[str, Any]) -> list[list[Any]]:
+    """The held-out comparison as table rows: scenario, rule, P, R, flagged, R at P."""
+    rows = []
+    for key, scenario in SCENARIOS.items():
+        sc = measurement.get(key)
+        if not sc:
+            continue
+        for method, name in RULE_NAMES.items():
+            v = sc[method]
+            rows.append(
+                [
+                    scenario,
+                    name,
+                    v["precision"],
+                    v["recall"],
+                    v["flagged"],
+                    v["recall_at_classifier_precision"],
+                ]
+            )
+    return rows
+
+
+def combiner_verdict(measurement: dict[str, Any]) -> str:
+    """Which rule the held-out numbers support, in one sentence."""
+    gains = [
+        measurement[k]["logistic"]["recall_at_classifier_precision"]
+        - measurement[k]["classifier"]["recall_at_classifier_precision"]
+        for k in SCENARIOS
+        if k in measurement
+    ]
+    if gains and min(gains) >= 0 and max(gains) > 0:
+        return (
+            "The combiner finds more offers than the classifier alone at the classifier's "
+            'precision, so `similarity.rule = "logistic"` is the default.'
+        )
+    return (
+        "The combiner does not beat the classifier alone at its precision on this split; "
+        'set `similarity.rule = "or"` or `"off"` unless your data says otherwise.'
+    )
+
+
+def similarity_card(combiner: dict[str, Any]) -> list[str]:
+    """The model card's section on the similarity rules (from combiner.json)."""
+    coef = ", ".join(f"{c:.3f}" for c in combiner["coef"])
+    lines = [
+        "## Similarity to known offers: which rule flags (held-out)",
+        "`similarity.rule` decides whether a post the classifier did not flag is flagged "
+        "because it resembles a known offer. Every cut was chosen on the train part "
+        "(out-of-fold scores, family-grouped folds) as the lowest that keeps the "
+        f"classifier's out-of-fold precision ({combiner['train_precision']:.3f}): OR rule "
+        f"cosine >= {combiner['or_cosine']:.3f}; similarity alone cosine >= "
+        f"{combiner['similarity_cut']:.3f}; logistic combiner over [logit P(offer), top "
+        f"cosine, product] (coefficients {coef}, intercept {combiner['intercept']:.3f}, "
+        f"encoder {combiner['encoder']}) flags when P(offer) >= threshold or its score "
+        f">= {combiner['cut']:.3f}.",
+        "",
+        "*New ads*: every held-out post against the train part's offers; *reposts*: the "
+        "later posts of each held-out family, with the first post of each offer family "
+        "added to the known offers. The last column is each rule's best recall at the "
+        "classifier's own held-out precision (cut picked on the held-out part, for every "
+        "rule alike).",
+        "",
+        "| scenario | rule | precision | recall | flagged | recall at classifier's precision |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    measurement = combiner.get("measurement") or {}
+    for row in similarity_rows(measurement):
+        lines.append(
+            f"| {row[0]} | {row[1]} | {row[2]:.3f} | {row[3]:.3f} | {row[4]} | {row[5]:.3f} |"
+        )
+    lines += ["", combiner_verdict(measurement), ""]
+    return lines
 
 
 def run_evaluation(
@@ -429,8 +582,43 @@ def run_evaluation(
         progress("language identification and entity extraction")
     result["language_id"] = language.evaluate(records)
     result["entities"] = extract.evaluate(records)
+    result["similarity"] = similarity_comparison(
+        model_path, clf, records, test, metrics["_p_offer"], threshold=threshold
+    )
     if lolo:
         result["leave_one_language_out"] = leave_one_language_out(
             records, features="tfidf", progress=progress
         )
     return result
+
+
+def similarity_comparison(
+    model_path: str | Path,
+    clf: Classifier,
+    records: Sequence[dict[str, Any]],
+    test: Sequence[dict[str, Any]],
+    p_test: np.ndarray,
+    *,
+    threshold: float,
+    cache_dir: Path | None = PROJECT_ROOT / "models" / "embeddings",
+) -> dict[str, Any] | None:
+    """The shipped combiner's held-out comparison; ``None`` without combiner.json."""
+    from .link.combine import Combiner, compare_rules, embed_records
+
+    combiner = Combiner.load(model_path)
+    if combiner is None:
+        logger.warning("no combiner.json in %s — run `signalering train` to make one", model_path)
+        return None
+    split = clf.meta.get("split", {})
+    train, _ = corpus.family_split(
+        list(records), test_size=split.get("test_size", 0.25), seed=split.get("seed", 0)
+    )
+    offers = [r for r in train if r["label"] == "offer"]
+    return compare_rules(
+        combiner,
+        p_test,
+        embed_records(test, encoder=combiner.encoder, cache_dir=cache_dir),
+        test,
+        embed_records(offers, encoder=combiner.encoder, cache_dir=cache_dir),
+        threshold=threshold,
+    )

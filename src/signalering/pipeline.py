@@ -58,10 +58,12 @@ def similar(
     bank: Any,
     *,
     store: Any = None,
+    rule: str = "or",
+    combiner: Any = None,
     flag_cosine: float | None = None,
     k: int | None = None,
 ) -> list[Post]:
-    """Nearest known offers as evidence; flag when very similar (``link.similar``'s rule)."""
+    """Nearest known offers as evidence; flag by ``rule`` (``link.similar.similar``)."""
     from .link.similar import SIMILAR_FLAG_COSINE, TOP_K
     from .link.similar import similar as similar_posts
 
@@ -69,6 +71,8 @@ def similar(
         posts,
         bank,
         store=store,
+        rule=rule,  # type: ignore[arg-type]
+        combiner=combiner,
         flag_cosine=SIMILAR_FLAG_COSINE if flag_cosine is None else flag_cosine,
         k=k or TOP_K,
     )
@@ -100,7 +104,9 @@ class Stages:
     """The loaded stages, ready to process batches of posts.
 
     With a ``bank`` (``link.ExemplarBank``), each post also gets its nearest known offers
-    as evidence, and is flagged when one is at least ``flag_cosine`` similar.
+    as evidence, and similarity flags it by ``rule``: ``"or"`` (default here) when one is
+    at least ``flag_cosine`` similar, ``"logistic"`` when ``combiner`` (a
+    ``link.combine.Combiner``) scores it at least its cut, ``"off"`` never.
     """
 
     def __init__(
@@ -109,6 +115,8 @@ class Stages:
         *,
         stages: Iterable[Stage] = ALL_STAGES,
         bank: Any = None,
+        rule: str = "or",
+        combiner: Any = None,
         flag_cosine: float | None = None,
         k: int | None = None,
         store: Any = None,
@@ -116,6 +124,8 @@ class Stages:
         self.classifier = classifier
         self.stages = tuple(stages)
         self.bank = bank
+        self.rule = rule
+        self.combiner = combiner
         self.flag_cosine = flag_cosine
         self.k = k
         self.store = store  # caches post embeddings of the similar step when given
@@ -134,15 +144,18 @@ class Stages:
 
         The bank holds the offers of ``model.corpus`` and, when ``store`` is given, the
         offers analysts confirmed there; its vectors are cached (store, else models/).
+        ``similarity.rule`` picks the flagging rule (``logistic`` reads combiner.json
+        beside the model: ``link.similar.resolve_rule``).
         """
         settings = config or load_config()
         stages = tuple(stages)
         classifier = load_classifier(settings) if "classify" in stages else None
         sim = settings.similarity
-        bank = None
+        bank, rule, combiner = None, "or", None
         if "classify" in stages and sim.enabled:
-            from .link.similar import load_bank
+            from .link.similar import load_bank, resolve_rule
 
+            rule, combiner = resolve_rule(sim.rule, settings.model.path, encoder=sim.encoder)
             bank = load_bank(
                 encoder=sim.encoder,
                 corpus=settings.model.corpus,
@@ -153,6 +166,8 @@ class Stages:
             classifier,
             stages=stages,
             bank=bank,
+            rule=rule,
+            combiner=combiner,
             flag_cosine=sim.flag_cosine,
             k=sim.k,
             store=store,
@@ -166,7 +181,15 @@ class Stages:
         if "classify" in self.stages and self.classifier is not None:
             out = classify(out, self.classifier)
         if self.bank is not None:
-            out = similar(out, self.bank, store=self.store, flag_cosine=self.flag_cosine, k=self.k)
+            out = similar(
+                out,
+                self.bank,
+                store=self.store,
+                rule=self.rule,
+                combiner=self.combiner,
+                flag_cosine=self.flag_cosine,
+                k=self.k,
+            )
         if "extract" in self.stages:
             out = [extract(p) for p in out]
         return out

@@ -1,9 +1,13 @@
 """Similarity to known offers: an exemplar bank, nearest exemplars, and the flagging rule.
 
 The bank holds the offers of ``annotaties/`` plus every post an analyst confirmed as an
-offer in the store. Each new post gets its nearest exemplars with cosine scores; the
-rule ``flag when P(offer) >= threshold OR top cosine >= SIMILAR_FLAG_COSINE`` has its
-cut chosen by ``link.quality.combiner_quality`` on the train part (out-of-fold scores).
+offer in the store. Each new post gets its nearest exemplars with cosine scores as
+evidence, and ``similarity.rule`` decides whether similarity also flags it:
+
+- ``logistic`` (default): ``P(offer) >= threshold OR combined score >= cut``, the learned
+  combiner of ``link.combine`` (fitted by ``signalering train``, saved as combiner.json);
+- ``or``: ``P(offer) >= threshold OR top cosine >= flag_cosine``;
+- ``off``: nearest exemplars as evidence only.
 """
 
 from __future__ import annotations
@@ -28,16 +32,17 @@ from ..embed import (
 from ..errors import ModelError
 from ..post import Post
 from ..text import normalise
+from .combine import COMBINER_FILE, RULES, Combiner, Rule
 
 if TYPE_CHECKING:
     from ..store import Store
 
 logger = logging.getLogger(__name__)
 
-# Chosen on the train part by combiner_quality (out-of-fold classifier scores, family
-# folds): the lowest cosine at which the OR rule keeps the classifier's own precision,
-# 0.98 both for new ads and for reposts. Lower cuts (G's 0.85) cost precision; on the
-# held-out part the OR rule then adds no recall at equal precision (see the README).
+# The "or" rule's cut, chosen on the train part (out-of-fold classifier scores, family
+# folds, ``link.combine.fit_combiner``): the lowest cosine at which the OR rule keeps the
+# classifier's own precision. Lower cuts (0.85) cost precision; on the held-out part the
+# OR rule adds no recall at equal precision (see the README and the model card).
 SIMILAR_FLAG_COSINE = 0.98
 TOP_K = 3
 _EVIDENCE_MIN = 0.6  # nearest exemplars below this are not worth showing
@@ -199,15 +204,59 @@ def load_bank(
     return bank
 
 
+def resolve_rule(
+    rule: Rule, model_path: str | Path, *, encoder: str = DEFAULT_ENCODER
+) -> tuple[Rule, Combiner | None]:
+    """The rule in force and, for ``logistic``, the combiner saved beside the model.
+
+    A model trained before combiners existed has no combiner.json: the ``or`` rule is used
+    and a warning says how to make one. An unreadable combiner, or one fitted with another
+    encoder, is an error (its scores would mean nothing).
+    """
+    if rule != "logistic":
+        return rule, None
+    combiner = Combiner.load(model_path)
+    where = Path(model_path) / COMBINER_FILE
+    if combiner is None:
+        logger.warning(
+            "similarity.rule is 'logistic' but %s is missing — flagging with the 'or' rule; "
+            "run `signalering train` to make it",
+            where,
+        )
+        return "or", None
+    if combiner.encoder != encoder:
+        raise ModelError(
+            f"combiner {where} was fitted with encoder '{combiner.encoder}', not "
+            f"similarity.encoder '{encoder}' — run `signalering train` with this encoder, "
+            'or set similarity.rule = "or"'
+        )
+    return "logistic", combiner
+
+
 def similar(
     posts: Sequence[Post],
     bank: ExemplarBank,
     *,
     store: Store | None = None,
+    rule: Rule = "or",
+    combiner: Combiner | None = None,
     flag_cosine: float = SIMILAR_FLAG_COSINE,
     k: int = TOP_K,
 ) -> list[Post]:
-    """Add nearest-exemplar evidence to each post; flag it when the top cosine >= flag_cosine."""
+    """Add nearest-exemplar evidence to each post, and flag it by ``rule``.
+
+    ``or``: flagged when the top cosine >= ``flag_cosine``; ``logistic``: when
+    ``combiner``'s score of P(offer) (``post.scores["offer"]``) and the top cosine reaches
+    its cut; ``off``: evidence only. A post the classifier flagged stays flagged; one that
+    similarity flags gets a ``rule`` evidence entry naming the rule and the numbers.
+    """
+    if rule not in RULES:
+        raise ModelError(f"unknown similarity rule '{rule}' — use one of {', '.join(RULES)}")
+    if rule == "logistic" and combiner is None:
+        raise ModelError(
+            "the 'logistic' similarity rule needs the combiner (combiner.json beside the "
+            'model) — run `signalering train`, or set similarity.rule = "or"'
+        )
     if not posts:
         return []
     model = get_encoder(bank.encoder)
@@ -218,42 +267,45 @@ def similar(
         if store is not None
         else recent_encode(texts, model)
     )
+    nearest = bank.nearest(vectors, k=k)
+    combined: list[float | None] = [None] * len(posts)
+    if rule == "logistic" and combiner is not None:
+        rows = [
+            i
+            for i, p in enumerate(posts)
+            if nearest[i] and (p.scores or {}).get("offer") is not None
+        ]
+        if rows:
+            p_offer = np.array([float(posts[i].scores["offer"]) for i in rows])  # type: ignore[index]
+            top = np.array([nearest[i][0].score for i in rows])
+            for i, score in zip(rows, combiner.score(p_offer, top), strict=True):
+                combined[i] = float(score)
     out = []
-    for post, matches in zip(posts, bank.nearest(vectors, k=k), strict=True):
+    for i, (post, matches) in enumerate(zip(posts, nearest, strict=True)):
         shown = [m.evidence() for m in matches if m.score >= _EVIDENCE_MIN]
         evidence = list(post.evidence or []) + shown
         flagged = bool(post.flagged)
-        if matches and matches[0].score >= flag_cosine and not flagged:
-            flagged = True
-            evidence.append(
-                {
-                    "kind": "rule",
-                    "rule": "similar",
-                    "text": f"flagged: {matches[0].score:.2f} >= {flag_cosine} like a known offer "
-                    "(rule: P(offer) >= threshold OR similarity >= "
-                    f"{flag_cosine})",
-                }
+        why = None
+        if flagged or not matches:
+            pass
+        elif rule == "or" and matches[0].score >= flag_cosine:
+            why = (
+                f"flagged: {matches[0].score:.2f} >= {flag_cosine} like a known offer "
+                f"(rule or: P(offer) >= threshold OR similarity >= {flag_cosine})"
             )
+        elif combiner is not None and (c := combined[i]) is not None and c >= combiner.cut:
+            top = matches[0]
+            who = "confirmed offer" if top.origin == "confirmed" else "known offer"
+            why = (
+                f"flagged: combined score {c:.2f} >= {combiner.cut:.2f} "
+                f"(P(offer) {float(post.scores['offer']):.2f}, "  # type: ignore[index]
+                f"{top.score:.2f} like {who} {top.exemplar}; rule logistic: "
+                "P(offer) >= threshold OR combined score >= cut)"
+            )
+        if why:
+            flagged = True
+            evidence.append({"kind": "rule", "rule": rule, "text": why})
+            if rule == "logistic":
+                evidence[-1]["score"] = round(combined[i] or 0.0, 4)
         out.append(post.with_(evidence=evidence, flagged=flagged))
     return out
-
-
-def _recall_at_precision(scores: np.ndarray, positive: np.ndarray, precision: float) -> float:
-    """The best recall among thresholds whose precision is at least ``precision``."""
-    order = np.argsort(-scores, kind="stable")
-    hits = np.cumsum(positive[order])
-    taken = np.arange(1, len(scores) + 1)
-    prec = hits / taken
-    # Only cut between distinct scores.
-    last = np.r_[scores[order][1:] != scores[order][:-1], True]
-    ok = (prec >= precision) & last
-    return float(hits[ok].max() / positive.sum()) if ok.any() and positive.sum() else 0.0
-
-
-def _rates(flags: np.ndarray, positive: np.ndarray) -> dict[str, float]:
-    tp = int((flags & positive).sum())
-    return {
-        "precision": tp / max(int(flags.sum()), 1),
-        "recall": tp / max(int(positive.sum()), 1),
-        "flagged": int(flags.sum()),
-    }
