@@ -148,9 +148,16 @@ class SharedIdle:
         self.poller.start(_POLL_S, now=False)
 
     def _poll(self) -> None:
-        """Wake the engine when the shared queue has work (its own heartbeat is 5 s)."""
-        slot = getattr(self.crawler.engine, "_slot", None)
-        if slot is not None and self._queued():
+        """Wake the engine when the shared queue has work (its own heartbeat is 5 s), and
+        keep this node's busy mark alive while it waits for responses (a slow site must
+        not make the other nodes think the run is over)."""
+        engine = self.crawler.engine
+        slot = getattr(engine, "_slot", None)
+        if slot is None:
+            return
+        if engine.downloader.active:
+            self.busy()
+        if self._queued():
             slot.nextcall.schedule()
 
     def busy(self, *args: Any, **kwargs: Any) -> None:

@@ -37,6 +37,7 @@ import yaml
 
 logger = logging.getLogger(__name__)
 
+_GATE_TIMEOUT = 60.0  # seconds a gated request waits at most
 _TEXT_SUFFIXES = {"", ".html", ".htm", ".php", ".xml", ".txt", ".rss", ".atom"}
 # Saved pages are HTML unless their extension says otherwise (``viewtopic.php`` too).
 _TYPES = {
@@ -143,6 +144,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, *, head: bool) -> None:
         parts = urlsplit(self.path)
         path, query = parts.path or "/", parts.query
+        gate = self.server.gate
+        if gate is not None and path != "/robots.txt" and not gate.wait(_GATE_TIMEOUT):
+            logger.warning("serve_site: gate still closed after %ss, answering", _GATE_TIMEOUT)
         self.server.log.append(self.path)
         route = self._route(path, query) or {}
         status = int(route.get("status", 200))
@@ -188,22 +192,32 @@ class _SiteServer(ThreadingHTTPServer):
     # Scrapy opens several connections at once; the default backlog of 5 drops some.
     request_queue_size = 64
 
-    def __init__(self, addr: tuple[str, int], root: Path, log: list[str]) -> None:
+    def __init__(
+        self, addr: tuple[str, int], root: Path, log: list[str], gate: threading.Event | None
+    ) -> None:
         super().__init__(addr, _Handler)
         self.root = root
         self.routes = _load_routes(root)
         self.log = log
+        self.gate = gate
         self.base_url = f"http://{addr[0]}:{self.server_address[1]}"
 
 
 @contextlib.contextmanager
 def serve_site(
-    root: Path, *, host: str = "127.0.0.1", port: int = 0, log: list[str] | None = None
+    root: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log: list[str] | None = None,
+    gate: threading.Event | None = None,
 ) -> Iterator[str]:
     """Serve ``root`` on ``host:port`` (0 = any free port) and yield the base URL.
 
     Every requested path (with its query string) is appended to ``log`` when given,
-    so a test can check what was (and was not) fetched.
+    so a test can check what was (and was not) fetched. With ``gate``, every request but
+    ``/robots.txt`` waits until the event is set (at most a minute): a test can let
+    several crawlers get ready before the site answers any of them.
 
     >>> with serve_site(Path("site")) as base_url:  # doctest: +SKIP
     ...     print(base_url)  # http://127.0.0.1:40123
@@ -213,7 +227,7 @@ def serve_site(
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"site folder {root} does not exist")
-    server = _SiteServer((host, port), root, log if log is not None else [])
+    server = _SiteServer((host, port), root, log if log is not None else [], gate)
     thread = threading.Thread(target=server.serve_forever, name="serve_site", daemon=True)
     thread.start()
     logger.info("serving %s at %s", root, server.base_url)
