@@ -8,6 +8,11 @@ of one run uses the same key prefix ``signalering:<run key>:<source>``: the requ
 node once; each node writes its posts to the shared PostgreSQL store, whose unique
 ``(source, post_id)`` index keeps each post stored once.
 
+Politeness is shared too: in a distributed run the per-site delay (the source's
+``DOWNLOAD_DELAY``) is kept in Redis under ``signalering:polite:<host>`` by
+``SharedPoliteness``, so N nodes together send one request per delay to a site, not N;
+each node's own delay and AutoThrottle are off (they would only see a part of the traffic).
+
 A node stays up while the shared queue holds requests or another node is still fetching
 (it may yield more), and closes after ``SIGNALERING_REDIS_IDLE_CLOSE`` idle seconds.
 The keys expire ``SIGNALERING_REDIS_TTL`` seconds after a node closes; reusing a run key
@@ -66,6 +71,27 @@ def redis_settings(redis_url: str, prefix: str, *, concurrency: int = 2) -> dict
     }
 
 
+def shared_politeness(settings: Any) -> dict[str, Any]:
+    """Settings that move a crawler's per-site delay from the node into Redis.
+
+    Called on the crawler's final settings (after any ``-s`` overrides): the delay it
+    would have used becomes the shared one, and the node's own delay is switched off.
+    """
+    return {
+        "SIGNALERING_SHARED_DELAY": settings.getfloat("DOWNLOAD_DELAY"),
+        "DOWNLOAD_DELAY": 0,
+        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "AUTOTHROTTLE_ENABLED": False,
+    }
+
+
+def politeness_key(url: str) -> str:
+    """``signalering:polite:<host[:port]>``: one per site, shared by every run and source."""
+    from urllib.parse import urlsplit
+
+    return f"signalering:polite:{urlsplit(url).netloc.lower()}"
+
+
 def delete_run(redis_url: str, run_key: str) -> int:
     """Delete every Redis key of a run (all its sources); returns how many."""
     import redis
@@ -102,6 +128,43 @@ class DistributedStart:
     ) -> AsyncIterator[Any]:
         async for item in result:
             yield item
+
+
+class SharedPoliteness:
+    """Downloader middleware: at most one request per ``SIGNALERING_SHARED_DELAY`` seconds
+    to a site across all nodes.
+
+    A request may leave only after taking the site's key in Redis (``SET NX PX delay``);
+    while another node holds it, the request waits for the key to expire. Sits after the
+    robots.txt middleware, so a disallowed URL never takes a turn.
+    """
+
+    def __init__(self, server: Any, delay: float) -> None:
+        self.server = server
+        self.delay_ms = max(1, int(delay * 1000))
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedPoliteness:
+        settings = crawler.settings
+        if not settings.get("SIGNALERING_REDIS_PREFIX"):
+            raise NotConfigured
+        delay = settings.getfloat("SIGNALERING_SHARED_DELAY", 0.0)
+        if delay <= 0:
+            raise NotConfigured
+        from scrapy_redis.connection import from_settings
+
+        return cls(from_settings(settings), delay)
+
+    async def process_request(self, request: Request, spider: Any = None) -> None:
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet import reactor, task
+
+        key = politeness_key(request.url)
+        while not self.server.set(key, 1, nx=True, px=self.delay_ms):
+            left = self.server.pttl(key)
+            wait = max(left, 5) / 1000 if left > 0 else 0.005
+            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+        return None
 
 
 class SharedIdle:

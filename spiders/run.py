@@ -249,7 +249,12 @@ def crawl(
     started with the same ``run_key`` shares one Redis queue and seen set per source, and
     the queue in Redis (not a JOBDIR or a lock) carries a killed run on.
     """
-    from spiders.distributed import default_run_key, key_prefix, redis_settings
+    from spiders.distributed import (
+        default_run_key,
+        key_prefix,
+        redis_settings,
+        shared_politeness,
+    )
 
     if redis_url:
         run_key = run_key or default_run_key()
@@ -296,6 +301,9 @@ def crawl(
                     crawler.settings.set(key, value, priority="cmdline")
             for key, value in (settings or {}).items():
                 crawler.settings.set(key, value, priority="cmdline")
+            if redis_url:
+                for key, value in shared_politeness(crawler.settings).items():
+                    crawler.settings.set(key, value, priority="cmdline")
             process.crawl(crawler, source=source)
             running.append((source, crawler))
         started = time.monotonic()

@@ -44,6 +44,8 @@ SPIDER_MIDDLEWARES = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.ContentTypeMiddleware": 560,
+    # Distributed crawl only: one per-site delay for all nodes, after robots.txt (100).
+    "spiders.distributed.SharedPoliteness": 950,
 }
 # Distributed crawl (spiders/distributed.py): on when SIGNALERING_REDIS_PREFIX is set.
 EXTENSIONS = {"spiders.distributed.SharedIdle": 500}

@@ -9,6 +9,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -18,18 +20,25 @@ from signalering.demo.generate import generate_listing_site
 from signalering.demo.server import serve_site
 from signalering.store import Store
 from signalering.store.models import PostRow
-from spiders.distributed import delete_run
+from spiders.distributed import delete_run, politeness_key
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REPO = Path(__file__).resolve().parents[2]
-ADS = 80
 # Real delays keep both nodes busy at once; robots.txt stays on.
-SLOW_ENOUGH = [
-    "-s", "DOWNLOAD_DELAY=0.1", "-s", "AUTOTHROTTLE_ENABLED=False",
-    "-s", "SIGNALERING_REDIS_IDLE_CLOSE=3", "-s", "LOG_LEVEL=INFO",
+COMMON = [
+    "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "SIGNALERING_REDIS_IDLE_CLOSE=3",
+    "-s", "LOG_LEVEL=INFO",
     # The first page waits at the gate until both nodes are up.
     "-s", "DOWNLOAD_TIMEOUT=150",
 ]  # fmt: skip
+
+
+@dataclass
+class Run:
+    summaries: list[dict]
+    logs: list[str]  # each node's stderr
+    fetched: list[str]  # every path the site answered, in order
+    keys: set[str]  # the run's Redis keys when the nodes had finished
 
 
 def _wait_until_open(logs: list[Path], nodes: list[subprocess.Popen], timeout: float) -> None:
@@ -43,24 +52,32 @@ def _wait_until_open(logs: list[Path], nodes: list[subprocess.Popen], timeout: f
         time.sleep(0.2)
 
 
-def test_two_crawler_processes_share_the_work_fetch_each_url_once_store_each_post_once(
-    tmp_path: Path, postgres_url: str
-) -> None:
-    sources = generate_listing_site(tmp_path / "site", ads=ADS, per_page=8)
+def _two_nodes(
+    tmp_path: Path,
+    database_url: str,
+    *,
+    ads: int,
+    delay: float,
+    on_request: Callable[[str], None] | None = None,
+) -> Run:
+    sources = generate_listing_site(tmp_path / "site", ads=ads, per_page=8)
     run_key = f"test-{uuid.uuid4().hex[:10]}"
-    Store.open(postgres_url).close()  # migrate once, before the nodes race for it
-    log: list[str] = []
+    Store.open(database_url).close()  # migrate once, before the nodes race for it
+    fetched: list[str] = []
     # Nodes of a long-running deployment are up before the work arrives; on a busy CI
     # machine one process can take seconds longer to start, so the site answers nothing
     # (robots.txt aside) until both nodes have joined the run.
     gate = threading.Event()
     logs = [tmp_path / f"node{i}.log" for i in range(2)]
     try:
-        with serve_site(tmp_path / "site", log=log, gate=gate) as base:
+        with serve_site(tmp_path / "site", log=fetched, gate=gate, on_request=on_request) as base:
+            server = redis.Redis.from_url(REDIS_URL)
+            server.delete(politeness_key(base))  # a site on a reused port starts afresh
             args = [
                 sys.executable, "-m", "spiders.run", "--sources", str(sources),
-                "--base-url", base, "--database-url", postgres_url, "--no-score",
-                "--redis-url", REDIS_URL, "--run-key", run_key, *SLOW_ENOUGH,
+                "--base-url", base, "--database-url", database_url, "--no-score",
+                "--redis-url", REDIS_URL, "--run-key", run_key,
+                "-s", f"DOWNLOAD_DELAY={delay}", *COMMON,
             ]  # fmt: skip
             nodes = []
             for node_log in logs:
@@ -71,34 +88,57 @@ def test_two_crawler_processes_share_the_work_fetch_each_url_once_store_each_pos
             _wait_until_open(logs, nodes, timeout=120)
             gate.set()
             stdouts = [node.communicate(timeout=300)[0] for node in nodes]
-        outputs = [
-            (out, node_log.read_bytes()) for out, node_log in zip(stdouts, logs, strict=True)
-        ]
-        server = redis.Redis.from_url(REDIS_URL)
         keys = {k.decode() for k in server.scan_iter(match=f"signalering:{run_key}:*")}
         server.close()
     finally:
         delete_run(REDIS_URL, run_key)
+    errs = [log.read_text(errors="replace") for log in logs]
+    for node, err in zip(nodes, errs, strict=True):
+        assert node.returncode == 0, err[-3000:]
+    summaries = [json.loads(out.decode().strip().splitlines()[-1]) for out in stdouts]
+    return Run(summaries, errs, fetched, keys)
 
-    for node, (_, err) in zip(nodes, outputs, strict=True):
-        assert node.returncode == 0, err.decode()[-3000:]
-    summaries = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
+
+def test_two_crawler_processes_share_the_work_fetch_each_url_once_store_each_post_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    ads = 80
+    run = _two_nodes(tmp_path, postgres_url, ads=ads, delay=0.1)
     # Each URL was fetched once across both nodes (each node reads robots.txt itself).
-    fetched = Counter(path for path in log if path != "/robots.txt")
+    fetched = Counter(path for path in run.fetched if path != "/robots.txt")
     assert fetched and max(fetched.values()) == 1, fetched.most_common(3)
-    assert len([p for p in fetched if p.startswith("/ads/")]) == ADS
+    assert len([p for p in fetched if p.startswith("/ads/")]) == ads
     # Both nodes took a share of the ads: the shared queue hands work to every node.
-    assert all(s["new"] > 0 for s in summaries), (
-        [s["new"] for s in summaries],
-        [err.decode(errors="replace")[-2000:] for _, err in outputs],
-    )
+    new = [s["new"] for s in run.summaries]
+    assert all(n > 0 for n in new), (new, [log[-2000:] for log in run.logs])
     # Each post stored once, and all of them.
     with Store.open(postgres_url) as store, store.engine.connect() as conn:
         stored = conn.execute(
             select(PostRow.post_id, func.count()).group_by(PostRow.source, PostRow.post_id)
         ).all()
-    assert sorted(int(pid) for pid, _ in stored) == list(range(1, ADS + 1))
+    assert sorted(int(pid) for pid, _ in stored) == list(range(1, ads + 1))
     assert {n for _, n in stored} == {1}
-    assert sum(s["new"] for s in summaries) == ADS
+    assert sum(new) == ads
     # The run's queue and seen set lived under its own key prefix in Redis.
-    assert f"signalering:{run_key}:generated:dupefilter" in keys
+    assert any(k.endswith(":generated:dupefilter") for k in run.keys), run.keys
+
+
+def test_two_nodes_together_keep_the_sites_delay_not_each_on_its_own(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    delay = 0.4
+    arrivals: list[float] = []
+    run = _two_nodes(
+        tmp_path,
+        sqlite_url,
+        ads=16,
+        delay=delay,
+        on_request=lambda path: arrivals.append(time.monotonic()),
+    )
+    new = [s["new"] for s in run.summaries]
+    assert sum(new) == 16 and all(n > 0 for n in new), new
+    # Two nodes each keeping the delay on their own would send about twice as often;
+    # together they keep it (a little slack for scheduling on a busy machine).
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert len(gaps) >= 18
+    assert min(gaps) >= 0.75 * delay, sorted(gaps)[:5]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
         if gate is not None and path != "/robots.txt" and not gate.wait(_GATE_TIMEOUT):
             logger.warning("serve_site: gate still closed after %ss, answering", _GATE_TIMEOUT)
         self.server.log.append(self.path)
+        if self.server.on_request is not None:
+            self.server.on_request(self.path)
         route = self._route(path, query) or {}
         status = int(route.get("status", 200))
         headers: dict[str, str] = {}
@@ -193,13 +195,19 @@ class _SiteServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(
-        self, addr: tuple[str, int], root: Path, log: list[str], gate: threading.Event | None
+        self,
+        addr: tuple[str, int],
+        root: Path,
+        log: list[str],
+        gate: threading.Event | None = None,
+        on_request: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(addr, _Handler)
         self.root = root
         self.routes = _load_routes(root)
         self.log = log
         self.gate = gate
+        self.on_request = on_request
         self.base_url = f"http://{addr[0]}:{self.server_address[1]}"
 
 
@@ -211,13 +219,15 @@ def serve_site(
     port: int = 0,
     log: list[str] | None = None,
     gate: threading.Event | None = None,
+    on_request: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """Serve ``root`` on ``host:port`` (0 = any free port) and yield the base URL.
 
     Every requested path (with its query string) is appended to ``log`` when given,
     so a test can check what was (and was not) fetched. With ``gate``, every request but
     ``/robots.txt`` waits until the event is set (at most a minute): a test can let
-    several crawlers get ready before the site answers any of them.
+    several crawlers get ready before the site answers any of them. ``on_request`` is
+    called with each path as it is answered (e.g. to record when).
 
     >>> with serve_site(Path("site")) as base_url:  # doctest: +SKIP
     ...     print(base_url)  # http://127.0.0.1:40123
@@ -227,7 +237,7 @@ def serve_site(
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"site folder {root} does not exist")
-    server = _SiteServer((host, port), root, log if log is not None else [], gate)
+    server = _SiteServer((host, port), root, log if log is not None else [], gate, on_request)
     thread = threading.Thread(target=server.serve_forever, name="serve_site", daemon=True)
     thread.start()
     logger.info("serving %s at %s", root, server.base_url)
