@@ -496,19 +496,28 @@ def similarity_rows(measurement: dict[str, Any]) -> list[list[Any]]:
 
 
 def combiner_verdict(measurement: dict[str, Any]) -> str:
-    """Which rule the held-out numbers support, in one sentence."""
-    gains = [
-        measurement[k]["logistic"]["recall_at_classifier_precision"]
-        - measurement[k]["classifier"]["recall_at_classifier_precision"]
-        for k in SCENARIOS
-        if k in measurement
-    ]
-    if gains and min(gains) >= 0 and max(gains) > 0:
-        return (
-            "The combiner finds more offers than the classifier alone at the classifier's "
-            'precision, so `similarity.rule = "logistic"` is the default.'
+    """Which rule the held-out numbers support, with the numbers."""
+    scenarios = [k for k in SCENARIOS if k in measurement]
+    at = "recall_at_classifier_precision"
+    gains = [measurement[k]["logistic"][at] - measurement[k]["classifier"][at] for k in scenarios]
+    parts = []
+    for k in scenarios:
+        sc = measurement[k]
+        clf, lr = sc["classifier"], sc["logistic"]
+        extra_offers = round((lr["recall"] - clf["recall"]) * sc["offers"])
+        parts.append(
+            f"{SCENARIOS[k]} {clf[at]:.3f} -> {lr[at]:.3f} (at the cut chosen on train: "
+            f"{lr['flagged'] - clf['flagged']} more flagged, {extra_offers} of them offers)"
         )
-    return (
+    numbers = "Offer recall at the classifier's precision, classifier -> combiner: " + (
+        "; ".join(parts) + ". "
+    )
+    if gains and min(gains) >= 0 and max(gains) > 0:
+        return numbers + (
+            "The combiner finds more offers at the classifier's precision, so "
+            '`similarity.rule = "logistic"` is the default.'
+        )
+    return numbers + (
         "The combiner does not beat the classifier alone at its precision on this split; "
         'set `similarity.rule = "or"` or `"off"` unless your data says otherwise.'
     )
