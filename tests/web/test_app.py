@@ -185,6 +185,21 @@ def test_queue_pages_follow_the_ranking_without_gaps(client: TestClient) -> None
     assert scores == sorted(scores, reverse=True)
 
 
+def test_queue_page_and_api_read_the_same_filters_and_bound_the_page_size(
+    client: TestClient,
+) -> None:
+    login(client, "anna")
+    api = client.get("/api/queue?lang=ar&status=").json()["posts"]
+    page = client.get("/queue?lang=ar&status=").text
+    assert api and all(f'href="/posts/{p["id"]}"' in page for p in api)
+    # A blank filter means unset in both; a page size out of bounds is refused, not run.
+    assert (
+        client.get("/api/queue?lang=").json()["posts"] == client.get("/api/queue").json()["posts"]
+    )
+    assert client.get("/api/queue?limit=100000").status_code == 422
+    assert client.get("/api/queue?limit=0").status_code == 422
+
+
 def test_interface_is_dutch_by_default_and_switches_to_english(client: TestClient) -> None:
     login(client, "anna")
     assert "Wachtrij" in client.get("/queue").text

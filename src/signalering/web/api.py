@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 
 from signalering.web import review
-from signalering.web.app import Analyst, Anyone, store_of
+from signalering.web.app import Analyst, Anyone, Filters, store_of
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -18,36 +18,9 @@ router = APIRouter(prefix="/api")
 def api_queue(
     request: Request,
     session=Analyst,  # noqa: B008
-    label: str | None = None,
-    lang: str | None = None,
-    source: str | None = None,
-    platform: str | None = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
-    status: str = "open",
-    q: str | None = None,
-    after: str | None = None,
-    limit: int = review.PAGE_SIZE,
-    cluster: str | None = None,
-    network: str | None = None,
+    filters: review.QueueFilter = Filters,
 ) -> dict[str, Any]:
-    page = review.queue(
-        store_of(request),
-        review.QueueFilter(
-            label,
-            lang,
-            source,
-            platform,
-            date_from,
-            date_to,
-            status,
-            q,
-            after,
-            limit,
-            cluster,
-            network,
-        ),
-    )
+    page = review.queue(store_of(request), filters)
     return {
         "posts": [
             {

@@ -13,9 +13,9 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,6 +25,7 @@ from signalering.config import Settings
 from signalering.errors import InputError
 from signalering.store import Store
 from signalering.web.render import DEFAULT_LANGUAGE, HERE, LANGUAGES, render, strings
+from signalering.web.review import PAGE_SIZE, QueueFilter
 
 logger = logging.getLogger(__name__)
 
@@ -165,5 +166,37 @@ def new_login_csrf() -> str:
     return secrets.token_urlsafe(32)
 
 
+def queue_filter(
+    label: str | None = None,
+    lang: str | None = None,
+    source: str | None = None,
+    platform: str | None = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    status: str = "open",
+    q: str | None = None,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
+    cluster: str | None = None,
+    network: str | None = None,
+) -> QueueFilter:
+    """The queue's query parameters, for the page and the API alike (blank means unset)."""
+    return QueueFilter(
+        label=label or None,
+        lang=lang or None,
+        source=source or None,
+        platform=platform or None,
+        date_from=date_from or None,
+        date_to=date_to or None,
+        status=status or "open",
+        q=q or None,
+        after=after or None,
+        limit=limit,
+        cluster=cluster or None,
+        network=network or None,
+    )
+
+
+Filters = Depends(queue_filter)
 Analyst = Depends(require(*ANALYSTS))
 Anyone = Depends(require(*EVERYONE))

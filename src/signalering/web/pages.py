@@ -7,7 +7,7 @@ import logging
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from signalering import accounts
@@ -20,6 +20,7 @@ from signalering.web.app import (
     SESSION_COOKIE,
     Analyst,
     Anyone,
+    Filters,
     base_context,
     check_csrf,
     current_session,
@@ -125,53 +126,15 @@ def home(request: Request) -> Response:
 def queue_page(
     request: Request,
     session=Analyst,  # noqa: B008
-    label: str | None = None,
-    lang: str | None = None,
-    source: str | None = None,
-    platform: str | None = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
-    status: str = "open",
-    q: str | None = None,
-    after: str | None = None,
-    cluster: str | None = None,
-    network: str | None = None,
+    filters: review.QueueFilter = Filters,
 ) -> Response:
     store = store_of(request)
-    filters = review.QueueFilter(
-        cluster=cluster or None,
-        network=network or None,
-        label=label or None,
-        lang=lang or None,
-        source=source or None,
-        platform=platform or None,
-        date_from=date_from or None,
-        date_to=date_to or None,
-        status=status or "open",
-        q=q or None,
-        after=after or None,
-    )
     page = review.queue(store, filters)
-    params = {
-        k: v
-        for k, v in {
-            "label": label,
-            "lang": lang,
-            "source": source,
-            "platform": platform,
-            "from": date_from,
-            "to": date_to,
-            "status": status,
-            "q": q,
-            "cluster": cluster,
-            "network": network,
-        }.items()
-        if v
-    }
+    params = filters.params()
     next_url = (
         "/queue?" + urlencode({**params, "after": page.next_cursor}) if page.next_cursor else None
     )
-    first_url = "/queue?" + urlencode(params) if after else None
+    first_url = "/queue?" + urlencode(params) if filters.after else None
     return HTMLResponse(
         render(
             "queue.html",

@@ -52,6 +52,22 @@ class QueueFilter:
     cluster: str | None = None  # repost cluster id (signalering.link)
     network: str | None = None  # network id (signalering.link)
 
+    def params(self) -> dict[str, str]:
+        """The filters as the queue page's query parameters (set ones only, no cursor)."""
+        values = {
+            "label": self.label,
+            "lang": self.lang,
+            "source": self.source,
+            "platform": self.platform,
+            "from": self.date_from,
+            "to": self.date_to,
+            "status": self.status,
+            "q": self.q,
+            "cluster": self.cluster,
+            "network": self.network,
+        }
+        return {k: v for k, v in values.items() if v}
+
 
 @dataclass
 class QueueRow:
