@@ -23,6 +23,7 @@ the build warns about gazetteer names it finds outside slots.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -38,6 +39,7 @@ import phonenumbers
 import yaml
 
 from signalering import LABELS
+
 # The corpus schema is declared once, in signalering.corpus.
 from signalering.corpus import LANGS, PLATFORMS, SOURCE_KINDS
 from signalering.errors import InputError
@@ -48,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_TEMPLATES = HERE / "templates"
 DEFAULT_GAZETTEER = HERE / "gazetteers" / "places.yaml"
 DEFAULT_OUT = HERE / "corpus.jsonl"
+# How reposts differ from their first post (emoji, edits, hashtags): data, not code.
+DEFAULT_REPOSTS = HERE / "lexicons" / "reposts.yaml"
 
 FAMILY_KEYS = {"family", "label", "source_kind", "hard_negative", "variants", "text"}
 SLOT_RE = re.compile(r"\{([^{}]*)\}")
@@ -166,92 +170,61 @@ CURRENCY_FORMS: dict[str, dict[str, list[str]]] = {
     "PLN": {"default": ["{n} PLN", "{n} zł", "{n} zloty"]},
 }
 
-EMOJI = {
-    "offer": ["🚤", "🔥", "✅", "💯", "🇪🇺", "🚗", "⚡", "🛳️", "👌", "📲"],
-    "request": ["🙏", "❓", "😢", "🙏🙏", "‼️", "🤲"],
-    "warning": ["⚠️", "❗", "📢", "🛑", "ℹ️"],
-    "unrelated": ["🙂", "👍", "✨", "😂", "☀️", "📦"],
-}
 EMOJI_RE = re.compile(
     "[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u203c\u2049\u2139\ufe0f\U0001f1e6-\U0001f1ff]+"
 )
 
-# Small reposting edits per language: text added before or after, by label.
-EDITS: dict[str, dict[str, list[str]]] = {
-    "en": {
-        "offer": ["UPDATE:", "again available", "last places!!", "serious people only", "DM now",
-                  "repost", "new dates"],
-        "request": ["anyone?", "pls help", "urgent", "any info pls", "dm me"],
-        "warning": ["Please share.", "Read more on our website.", "Stay safe.", "UPDATE:"],
-        "unrelated": ["thanks", "pls share", "repost", "dm for info"],
-    },
-    "nl": {
-        "offer": ["UPDATE:", "weer plek", "laatste plaatsen!!", "alleen serieuze mensen", "stuur DM"],
-        "request": ["iemand?", "help aub", "dringend", "wie weet meer"],
-        "warning": ["Deel dit bericht.", "Meer info op onze site.", "Blijf veilig."],
-        "unrelated": ["bedankt", "graag delen", "pb voor info"],
-    },
-    "de": {
-        "offer": ["UPDATE:", "wieder frei", "letzte Plätze!!", "nur ernsthafte Leute", "schreib PN"],
-        "request": ["jemand?", "bitte helfen", "dringend", "wer weiß was"],
-        "warning": ["Bitte teilen.", "Mehr auf unserer Website.", "Bleibt sicher."],
-        "unrelated": ["danke", "bitte teilen", "PN für Infos"],
-    },
-    "fr": {
-        "offer": ["MAJ:", "encore dispo", "dernières places!!", "sérieux seulement", "écris en privé"],
-        "request": ["quelqu'un?", "aidez moi svp", "urgent", "des infos svp"],
-        "warning": ["Partagez.", "Plus d'infos sur notre site.", "Restez prudents."],
-        "unrelated": ["merci", "partagez svp", "mp pour infos"],
-    },
-    "tr": {
-        "offer": ["GÜNCEL:", "yine yer var", "son yerler!!", "sadece ciddi olanlar", "DM atın"],
-        "request": ["bilen var mı?", "lütfen yardım", "acil", "bilgisi olan?"],
-        "warning": ["Lütfen paylaşın.", "Detaylar sitemizde.", "Dikkatli olun."],
-        "unrelated": ["teşekkürler", "paylaşır mısınız", "bilgi için DM"],
-    },
-    "sq": {
-        "offer": ["RIFRESKIM:", "ka përsëri vende", "vendet e fundit!!", "vetëm seriozët", "shkruani në inbox"],
-        "request": ["dikush?", "ju lutem ndihmë", "urgjent", "kush di?"],
-        "warning": ["Ju lutem shpërndajeni.", "Më shumë në faqen tonë.", "Kujdes."],
-        "unrelated": ["faleminderit", "shpërndajeni", "inbox për info"],
-    },
-    "vi": {
-        "offer": ["CẬP NHẬT:", "còn chỗ", "chỉ còn vài suất!!", "ai thật sự cần thì ib", "ib ngay"],
-        "request": ["ai biết không?", "giúp em với", "gấp", "xin thông tin"],
-        "warning": ["Hãy chia sẻ.", "Xem thêm trên trang của chúng tôi.", "Hãy cẩn thận."],
-        "unrelated": ["cảm ơn", "share giúp", "ib để biết thêm"],
-    },
-    "uk": {
-        "offer": ["ОНОВЛЕННЯ:", "знову є місця", "останні місця!!", "тільки серйозні", "пишіть в лс"],
-        "request": ["хтось знає?", "допоможіть будь ласка", "терміново", "підкажіть"],
-        "warning": ["Поширте.", "Більше на нашому сайті.", "Будьте обережні."],
-        "unrelated": ["дякую", "поширте будь ласка", "деталі в лс"],
-    },
-    "ru": {
-        "offer": ["ОБНОВЛЕНИЕ:", "снова есть места", "последние места!!", "только серьезные", "пишите в лс"],
-        "request": ["кто знает?", "помогите пожалуйста", "срочно", "подскажите"],
-        "warning": ["Поделитесь.", "Подробнее на нашем сайте.", "Будьте осторожны."],
-        "unrelated": ["спасибо", "репост пожалуйста", "подробности в лс"],
-    },
-}  # fmt: skip
-
-HASHTAGS = {
-    "en": ["#repost", "#share", "#today", "#news", "#info"],
-    "nl": ["#delen", "#nieuw", "#info", "#vandaag"],
-    "de": ["#teilen", "#neu", "#info", "#heute"],
-    "fr": ["#partage", "#info", "#nouveau", "#aujourdhui"],
-    "tr": ["#paylaş", "#bilgi", "#yeni", "#bugün"],
-    "sq": ["#shpërnda", "#info", "#sot", "#e_re"],
-    "vi": ["#chiase", "#thongtin", "#moi", "#homnay"],
-    "uk": ["#поширити", "#інфо", "#новини", "#сьогодні"],
-    "ru": ["#репост", "#инфо", "#новости", "#сегодня"],
-    "ar": ["#شارك", "#جديد", "#معلومات", "#اليوم"],
-    "fa": ["#اشتراک", "#جدید", "#اطلاعات", "#امروز"],
-}
-
 
 class TemplateError(InputError):
     """A template file or family is unusable; the message names file and family."""
+
+
+@dataclass(frozen=True)
+class RepostEdits:
+    """What a reposter adds: emoji by label, short edits by language and label, hashtags."""
+
+    emoji: dict[str, list[str]]
+    edits: dict[str, dict[str, list[str]]]
+    hashtags: dict[str, list[str]]
+
+
+def _strings(value: object, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TemplateError(f"{where}: expected a list of non-empty strings")
+    return value
+
+
+@functools.cache
+def load_reposts(path: Path = DEFAULT_REPOSTS) -> RepostEdits:
+    """Read and check ``lexicons/reposts.yaml``; errors name the file and the key."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(doc, dict) or set(doc) != {"emoji", "edits", "hashtags"}:
+        raise TemplateError(f"{path}: expected exactly the keys emoji, edits, hashtags")
+    emoji = doc["emoji"]
+    if not isinstance(emoji, dict) or set(emoji) != set(LABELS):
+        raise TemplateError(f"{path}: emoji: one list per label {', '.join(LABELS)}")
+    edits: dict[str, dict[str, list[str]]] = {}
+    for lang, by_label in (doc["edits"] or {}).items():
+        if lang not in LANGS or not isinstance(by_label, dict):
+            raise TemplateError(f"{path}: edits.{lang}: unknown language or not a mapping")
+        for label, phrases in by_label.items():
+            if label not in LABELS:
+                raise TemplateError(f"{path}: edits.{lang}.{label}: unknown label")
+            _strings(phrases, f"{path}: edits.{lang}.{label}")
+        edits[lang] = by_label
+    hashtags = doc["hashtags"] or {}
+    for lang, tags in hashtags.items():
+        if lang not in LANGS:
+            raise TemplateError(f"{path}: hashtags.{lang}: unknown language")
+        _strings(tags, f"{path}: hashtags.{lang}")
+    return RepostEdits(
+        {label: _strings(v, f"{path}: emoji.{label}") for label, v in emoji.items()},
+        edits,
+        hashtags,
+    )
 
 
 @dataclass(frozen=True)
@@ -570,7 +543,13 @@ def _typo(text: str, rng: random.Random) -> str:
     return text[: m.start()] + w2 + text[m.end() :]
 
 
-def render_variant(fam: Family, variant: int, places: dict[str, dict], seed: int) -> dict:
+def render_variant(
+    fam: Family,
+    variant: int,
+    places: dict[str, dict],
+    seed: int,
+    reposts: RepostEdits | None = None,
+) -> dict:
     """Render one variant; returns text and gold entities."""
     rng = _rng(seed, fam.lang, fam.family, variant)
     repost = variant > 0
@@ -628,7 +607,8 @@ def render_variant(fam: Family, variant: int, places: dict[str, dict], seed: int
     text = "".join(pieces)
 
     if repost:
-        label_emoji = EMOJI[fam.label]
+        reposts = reposts or load_reposts()
+        label_emoji = reposts.emoji[fam.label]
         r = rng.random()
         if r < 0.3:
             text = f"{rng.choice(label_emoji)} {text}"
@@ -636,13 +616,13 @@ def render_variant(fam: Family, variant: int, places: dict[str, dict], seed: int
             text = f"{text} {rng.choice(label_emoji)}"
         elif r < 0.6:
             text = EMOJI_RE.sub("", text).strip()
-        edits = EDITS.get(fam.lang, {}).get(fam.label, [])
+        edits = reposts.edits.get(fam.lang, {}).get(fam.label, [])
         if edits and rng.random() < 0.45:
             edit = rng.choice(edits)
             text = f"{edit} {text}" if edit.endswith(":") else f"{text} {edit}"
         if rng.random() < 0.35:
             text = re.sub(r"([.!?،؟]) ", r"\1\n", text, count=rng.randint(1, 3))
-        tags = HASHTAGS.get(fam.lang)
+        tags = reposts.hashtags.get(fam.lang)
         if tags and rng.random() < 0.3:
             text = f"{text}\n{' '.join(rng.sample(tags, k=rng.randint(1, 2)))}"
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
@@ -677,9 +657,11 @@ def build(
     *,
     seed: int = 0,
     langs: list[str] | None = None,
+    reposts: Path = DEFAULT_REPOSTS,
 ) -> tuple[list[dict], list[str]]:
     """Render every template file; returns (records, warnings). Raises TemplateError."""
     places = load_gazetteer(gazetteer)
+    edits = load_reposts(reposts)
     files = sorted(templates_dir.glob("*.yaml"))
     if langs:
         files = [f for f in files if f.stem in langs]
@@ -709,7 +691,7 @@ def build(
         for variant in range(fam.variants):
             rendered = None
             for attempt in range(10):
-                candidate = render_variant(fam, variant + 100 * attempt, places, seed)
+                candidate = render_variant(fam, variant + 100 * attempt, places, seed, edits)
                 if candidate["text"] not in seen_texts:
                     rendered = candidate
                     break
@@ -755,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--templates", type=Path, default=DEFAULT_TEMPLATES)
     parser.add_argument("--gazetteer", type=Path, default=DEFAULT_GAZETTEER)
+    parser.add_argument("--reposts", type=Path, default=DEFAULT_REPOSTS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lang", action="append", help="only these languages (repeatable)")
@@ -762,7 +745,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        records, warnings = build(args.templates, args.gazetteer, seed=args.seed, langs=args.lang)
+        records, warnings = build(
+            args.templates, args.gazetteer, seed=args.seed, langs=args.lang, reposts=args.reposts
+        )
     except TemplateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

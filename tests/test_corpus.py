@@ -138,6 +138,17 @@ def test_generator_rejects_an_unknown_slot_naming_file_and_family(tmp_path: Path
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_generator_rejects_a_broken_reposts_file_naming_file_and_key(tmp_path: Path) -> None:
+    reposts = tmp_path / "reposts.yaml"
+    good = (ROOT / "annotaties" / "lexicons" / "reposts.yaml").read_text(encoding="utf-8")
+    reposts.write_text(good.replace("  nl:\n    offer:", "  nl:\n    ofer:", 1), encoding="utf-8")
+    result = run_build("--reposts", str(reposts), "--out", str(tmp_path / "out.jsonl"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "reposts.yaml" in lines[0] and "edits.nl.ofer" in lines[0]
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_generator_rejects_an_invalid_phone(tmp_path: Path) -> None:
     (tmp_path / "en.yaml").write_text(
         "lang: en\nfamilies:\n"
