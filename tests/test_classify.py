@@ -56,6 +56,23 @@ def test_evidence_spans_point_into_the_original_text(model: Classifier) -> None:
         assert span["text"].strip() == span["text"] and span["weight"] > 0
 
 
+def test_features_and_evidence_are_the_pipelines_own_on_every_pass(trained_model: Path) -> None:
+    # The classifier counts n-grams from a per-word cache; the rows must be exactly the
+    # fitted pipeline's, and a cached second pass must explain exactly like the first.
+    fresh = Classifier.load(trained_model)
+    odd = ["", " ", "a", "İstanbul ΣΟΦΟΣ σοφος", "x\u00a0y\tz\n\nw", "ا", "🔟 1️⃣", "word " * 40]
+    texts = [normalise(r["text"]) for r in corpus.load()[:300]] + [normalise(t) for t in odd]
+    expected = fresh.pipeline.named_steps["features"].transform([n.text for n in texts]).tocsr()
+    first = fresh.predict(texts, explain="all")
+    for _ in range(2):
+        got = fresh._features([n.text for n in texts])
+        assert np.array_equal(got.indptr, expected.indptr)
+        assert np.array_equal(got.indices, expected.indices)
+        assert np.array_equal(got.data, expected.data) and got.dtype == expected.dtype
+    assert fresh.predict(texts, explain="all") == first
+    assert sum(bool(p.evidence) for p in first) > 200
+
+
 def test_hostile_and_odd_inputs_still_get_a_prediction(model: Classifier) -> None:
     odd = [
         "",

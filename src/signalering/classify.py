@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -49,6 +49,7 @@ _WORD_RE = r"(?u)\b\w\w*\b"
 _WORD_TOKEN = re.compile(_WORD_RE)
 _NON_SPACE = re.compile(r"\S+")
 _CHAR_MIN_N, _CHAR_MAX_N = 1, 4
+_WORD_CACHE_MAX = 200_000  # folded words whose n-grams are kept (a few hundred bytes each)
 
 
 def fold_case(text: str) -> str:
@@ -123,6 +124,14 @@ def grouped_folds(groups: Sequence[str], n_splits: int = 3) -> list[tuple[np.nda
     return list(GroupKFold(n_splits=n_splits).split(idx, groups=list(groups)))
 
 
+class _Row(NamedTuple):
+    """One row of a CSR matrix, without building a matrix for it."""
+
+    indices: np.ndarray
+    data: np.ndarray
+    has_sorted_indices: bool
+
+
 @dataclass
 class Prediction:
     label: str
@@ -141,6 +150,10 @@ class Classifier:
         self.labels: list[str] = [str(c) for c in pipeline.named_steps["clf"].classes_]
         self._coef: np.ndarray | None = None
         self._vocab: tuple[dict[str, int], dict[str, int], int] | None = None
+        # Per folded word: its n-grams' feature ids as the vectoriser counts them, and
+        # its explanation hits; posts repeat words, so most are looked up, not slid over.
+        self._words: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._ngram_range: tuple[int, int] | None = None
 
     @property
     def version(self) -> str:
@@ -235,7 +248,7 @@ class Classifier:
         if not len(normalised):
             return []
         # Features once per batch: the same rows give probabilities and evidence.
-        features = self.pipeline.named_steps["features"].transform([n.text for n in normalised])
+        features = self._features([n.text for n in normalised])
         proba = self.pipeline.named_steps["clf"].predict_proba(features)
         rows = features.tocsr() if hasattr(features, "tocsr") else None
         offer = self.labels.index("offer") if "offer" in self.labels else None
@@ -249,8 +262,108 @@ class Classifier:
             target = "offer" if flagged else label
             evidence = []
             if wants and rows is not None:
-                evidence = self._explain_row(norm, rows[i], target, top=top_spans)
+                lo, hi = rows.indptr[i], rows.indptr[i + 1]
+                row_i = _Row(rows.indices[lo:hi], rows.data[lo:hi], rows.has_sorted_indices)
+                evidence = self._explain_row(norm, row_i, target, top=top_spans)
             out.append(Prediction(label, scores, flagged, evidence))
+        return out
+
+    # -- features ------------------------------------------------------------
+    def _char_vectoriser(self) -> TfidfVectorizer | None:
+        """The one character n-gram vectoriser when the features are only that, else None."""
+        union = self.pipeline.named_steps["features"]
+        parts = union.transformer_list
+        if len(parts) != 1 or union.transformer_weights:
+            return None
+        vec = parts[0][1]
+        if (
+            isinstance(vec, TfidfVectorizer)
+            and vec.analyzer == "char_wb"
+            and vec.preprocessor is fold_case
+            and not vec.lowercase
+            and not vec.binary
+            and vec.input == "content"
+            and vec.strip_accents is None
+        ):
+            return vec
+        return None
+
+    def _features(self, texts: list[str]) -> Any:
+        """The pipeline's feature rows for normalised ``texts``, exactly as it computes them.
+
+        For the character n-gram model the counting is done from per-word n-gram ids
+        (cached) instead of sliding over every word of every post again; the tf-idf
+        weighting is the fitted vectoriser's own.
+        """
+        union = self.pipeline.named_steps["features"]
+        vec = self._char_vectoriser()
+        if vec is None:
+            return union.transform(texts)
+        from scipy import sparse
+
+        ids: list[np.ndarray] = []
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        for i, text in enumerate(texts):
+            size = 0
+            for word in fold_case(text).split():
+                grams = self._word_grams(word, vec.vocabulary_, vec.ngram_range)[0]
+                ids.append(grams)
+                size += len(grams)
+            indptr[i + 1] = indptr[i] + size
+        indices = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+        dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
+        counts = sparse.csr_array(
+            (np.ones(len(indices), dtype=vec.dtype), indices.astype(dtype), indptr.astype(dtype)),
+            shape=(len(texts), len(vec.vocabulary_)),
+        )
+        counts.sum_duplicates()  # one entry per n-gram, its count; sorted like the vectoriser's
+        if sparse.issparse(counts) and not isinstance(counts, sparse.csr_matrix):
+            counts = sparse.csr_matrix(counts)
+        return sparse.hstack([vec._tfidf.transform(counts, copy=False)]).tocsr()
+
+    def _char_ngrams(self) -> tuple[int, int]:
+        if self._ngram_range is None:
+            parts = dict(self.pipeline.named_steps["features"].transformer_list)
+            self._ngram_range = parts["char"].ngram_range
+        return self._ngram_range
+
+    def _word_grams(
+        self, word: str, vocab: dict[str, int], ngram_range: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A folded word's n-gram ids in the vectoriser's order, and its explanation hits.
+
+        Hits are rows ``(start, end, feature id)`` relative to the word, found the way
+        ``_explain_row`` always found them (for a word shorter than the largest n, the
+        whole padded word is a hit again for that n, which the counting skips).
+        """
+        cached = self._words.get(word)
+        if cached is not None:
+            return cached
+        min_n, max_n = ngram_range
+        padded = f" {word} "
+        last = len(padded)
+        grams: list[int] = []
+        for n in range(min_n, max_n + 1):
+            # As sklearn's _char_wb_ngrams: every offset, a short word counted once.
+            for off in range(max(1, last - n + 1)):
+                j = vocab.get(padded[off : off + n])
+                if j is not None:
+                    grams.append(j)
+            if last <= n:
+                break
+        hits: list[tuple[int, int, int]] = []
+        for n in range(_CHAR_MIN_N, _CHAR_MAX_N + 1):
+            for off in range(max(1, last - n + 1)):
+                j = vocab.get(padded[off : off + n])
+                if j is not None:
+                    # The padding spaces at either end are not in the text.
+                    hits.append((off - 1 + (off == 0), off - 1 + n - (off + n >= last), j))
+        out = (
+            np.array(grams, dtype=np.int32),
+            np.array(hits, dtype=np.int32).reshape(-1, 3).T.copy(),
+        )
+        if len(self._words) < _WORD_CACHE_MAX:
+            self._words[word] = out
         return out
 
     # -- explanation ---------------------------------------------------------
@@ -268,7 +381,7 @@ class Classifier:
 
     def explain(self, norm: Normalised, label: str, *, top: int = 5) -> list[dict[str, Any]]:
         """Spans of the original text that pushed ``label`` up most."""
-        row = self.pipeline.named_steps["features"].transform([norm.text]).tocsr()
+        row = self._features([norm.text]).tocsr()
         return self._explain_row(norm, row, label, top=top)
 
     def _explain_row(
@@ -287,44 +400,57 @@ class Classifier:
             return []
         coef, char_vocab, word_vocab, word_offset = self._linear_parts()
         weights = coef[self.labels.index(label)]
-        values = row.data * weights[row.indices]
-        positive = values > 0
-        contrib = dict(zip(row.indices[positive].tolist(), values[positive].tolist(), strict=True))
-        if not contrib:
+        indices = row.indices
+        values = row.data * weights[indices]
+        if not (values > 0).any():
             return []
+        if not row.has_sorted_indices:
+            order = np.argsort(indices, kind="stable")
+            indices, values = indices[order], values[order]
         folded = fold_case(norm.text)
-        hits: list[tuple[int, int, int]] = []
+        ngram_range = self._char_ngrams()
+        # Character n-gram occurrences, word by word (each word's hits are cached).
+        blocks: list[np.ndarray] = []
+        shifts: list[int] = []
+        sizes: list[int] = []
         for m in _NON_SPACE.finditer(folded):
-            padded = f" {m.group()} "
-            base, last = m.start() - 1, len(padded)
-            for n in range(_CHAR_MIN_N, _CHAR_MAX_N + 1):
-                for off in range(max(1, last - n + 1)):
-                    j = char_vocab.get(padded[off : off + n])
-                    if j is not None and j in contrib:
-                        # The padding spaces at either end are not in the text.
-                        start = base + off + (off == 0)
-                        end = base + off + n - (off + n >= last)
-                        hits.append((start, end, j))
-        tokens = [(m.start(), m.end(), m.group()) for m in _WORD_TOKEN.finditer(folded)]
-        for k, (s, e, tok) in enumerate(tokens):
-            j = word_vocab.get(tok)
-            if j is not None and j + word_offset in contrib:
-                hits.append((s, e, j + word_offset))
-            if k + 1 < len(tokens):
-                j = word_vocab.get(f"{tok} {tokens[k + 1][2]}")
-                if j is not None and j + word_offset in contrib:
-                    hits.append((s, tokens[k + 1][1], j + word_offset))
-        if not hits:
+            word_hits = self._word_grams(m.group(), char_vocab, ngram_range)[1]
+            if word_hits.shape[1]:
+                blocks.append(word_hits)
+                shifts.append(m.start())
+                sizes.append(word_hits.shape[1])
+        columns = [np.zeros(0, dtype=np.int64)] * 3
+        if blocks:
+            hits = np.concatenate(blocks, axis=1)
+            shift = np.repeat(np.array(shifts, dtype=np.int64), sizes)
+            columns = [hits[0] + shift, hits[1] + shift, hits[2]]
+        if word_vocab:
+            extra = []
+            tokens = [(m.start(), m.end(), m.group()) for m in _WORD_TOKEN.finditer(folded)]
+            for k, (s, e, tok) in enumerate(tokens):
+                j = word_vocab.get(tok)
+                if j is not None:
+                    extra.append((s, e, j + word_offset))
+                if k + 1 < len(tokens):
+                    j = word_vocab.get(f"{tok} {tokens[k + 1][2]}")
+                    if j is not None:
+                        extra.append((s, tokens[k + 1][1], j + word_offset))
+            if extra:
+                more = np.array(extra, dtype=np.int64).T
+                columns = [np.concatenate([c, x]) for c, x in zip(columns, more, strict=True)]
+        starts, ends, ids = columns
+        # Only the n-grams that push the label up count (a positive contribution).
+        pos = np.minimum(np.searchsorted(indices, ids), max(len(indices) - 1, 0))
+        contrib = values[pos] if len(indices) else np.zeros(len(ids))
+        found = (indices[pos] == ids) & (contrib > 0) if len(indices) else contrib > 0
+        keep = found & (ends > starts)
+        if not found.any():
             return []
-        starts, ends, ids = (
-            np.fromiter(col, dtype=np.int64, count=len(hits)) for col in zip(*hits, strict=True)
-        )
-        keep = ends > starts
-        starts, ends, ids = starts[keep], ends[keep], ids[keep]
+        starts, ends, ids, contrib = starts[keep], ends[keep], ids[keep], contrib[keep]
         # Each feature's contribution is shared by its occurrences and spread
         # evenly over the characters each covers: one difference-array pass.
         uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
-        per_hit = np.array([contrib[int(j)] for j in uniq])[inverse] / counts[inverse]
+        per_hit = contrib / counts[inverse]
         per_char = per_hit / (ends - starts)
         diff = np.zeros(len(folded) + 2, dtype=np.float64)
         np.add.at(diff, starts, per_char)

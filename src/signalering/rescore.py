@@ -30,12 +30,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from . import pipeline
 from .classify import Classifier
 from .errors import InputError, ModelError
 from .post import Post
 from .store import Store
 from .store.jobs import RescoreChunk, RescoreJob
-from .store.models import PostRow, utcnow
+from .store.models import Entity, PostRow, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,8 @@ def _pending(store: Store, job_id: int) -> tuple[list[tuple[int, int, int]], int
 # -- one chunk ---------------------------------------------------------------------------
 
 
-def _read_chunk(store: Store, first: int, last: int) -> list[Post]:
-    """The posts of ``first..last`` with what the stages need (one short read)."""
+def _read_chunk(store: Store, first: int, last: int) -> tuple[list[Post], set[int]]:
+    """The posts of ``first..last`` with what the stages need, and which have entities."""
     query = (
         select(
             PostRow.id,
@@ -137,12 +138,17 @@ def _read_chunk(store: Store, first: int, last: int) -> list[Post]:
             PostRow.url,
             PostRow.post_id,
             PostRow.extras,
+            PostRow.lang,
+            PostRow.lang_confidence,
         )
         .where(PostRow.id >= first, PostRow.id <= last)
         .order_by(PostRow.id)
     )
+    with_entities = (
+        select(Entity.post_id).where(Entity.post_id >= first, Entity.post_id <= last).distinct()
+    )
     with store._session() as session:
-        return [
+        posts = [
             Post(
                 text=text,
                 id=str(pk),
@@ -151,17 +157,42 @@ def _read_chunk(store: Store, first: int, last: int) -> list[Post]:
                 url=url,
                 post_id=post_id,
                 extras=dict(extras or {}),
+                lang=lang,
+                lang_confidence=lang_confidence,
             )
-            for pk, text, source, kind, url, post_id, extras in session.execute(query)
+            for pk, text, source, kind, url, post_id, extras, lang, lang_confidence in (
+                session.execute(query)
+            )
         ]
+        extracted = set(session.scalars(with_entities))
+    return posts, extracted
+
+
+def _process(stages: Any, posts: list[Post], extracted: set[int]) -> list[Post]:
+    """What a new model changes: scores, flags, evidence (and nearest known offers).
+
+    Normalised text, language and entities do not depend on the model: a post's stored
+    language is reused, and only posts without stored entities go through language
+    detection (when none is stored) and extraction; the others keep their entities.
+    """
+    out = [pipeline.normalise(p) for p in posts]
+    out = pipeline.classify(out, stages.classifier)
+    if stages.bank is not None:
+        out = pipeline.similar(out, stages.bank, store=stages.store)
+    for i, post in enumerate(out):
+        if int(post.id or 0) not in extracted:
+            if post.lang is None:
+                post = pipeline.language(post)
+            out[i] = pipeline.extract(post)
+    return out
 
 
 def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> int:
     """Score one chunk, save it, mark it done; returns how many posts it held."""
     chunk_id, first, last = chunk
-    posts = _read_chunk(store, first, last)
+    posts, extracted = _read_chunk(store, first, last)
     if posts:
-        store.save_scores(stages.process(posts))
+        store.save_scores(_process(stages, posts, extracted))
     with store._session(write=True) as session:
         session.execute(
             update(RescoreChunk)
@@ -172,14 +203,14 @@ def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> int:
 
 
 def _stages(classifier: Classifier, store: Store | None, similar: bool, encoder: str | None) -> Any:
-    from .pipeline import Stages
-
-    stages = Stages(classifier)
+    # With the store, the similarity step reads post vectors from its embedding cache
+    # (written when the posts were ingested) instead of embedding every post again.
+    stages = pipeline.Stages(classifier, store=store)
     if similar:
         from .link.similar import load_bank
 
         kwargs = {"encoder": encoder} if encoder else {}
-        stages.bank = load_bank(store=store, **kwargs)  # type: ignore[attr-defined]
+        stages.bank = load_bank(store=store, **kwargs)
     return stages
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -9,7 +10,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -295,6 +310,36 @@ class Store:
             return None
         return pseudonymise(str(value), self.pseudonym_key, kind=kind)
 
+    def _in(self, column: Any, ids: list[int]) -> Any:
+        """``column IN ids``; on PostgreSQL ``= ANY(array)``, one parameter instead of
+        hundreds (psycopg parses a long parameter list on every call)."""
+        if self.engine.dialect.name == "postgresql":
+            return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+        return column.in_(ids)
+
+    def _insert(self, session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert many rows at once: PostgreSQL ``COPY``, else one executemany."""
+        if not rows:
+            return
+        if self.engine.dialect.name != "postgresql":
+            session.execute(insert(table), rows)
+            return
+        columns = list(rows[0])
+        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        names = ", ".join(f'"{c}"' for c in columns)
+        driver = session.connection().connection.driver_connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(
+                    [
+                        json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c]
+                        for c in columns
+                    ]
+                )
+
     def _write_stage_outputs(self, session: Session, items: list[tuple[int, Post, bool]]) -> None:
         """Scores and entities of ``(post pk, post, may already have some)``, in bulk."""
         scores: dict[tuple[int, str], tuple[Post, bool]] = {}
@@ -319,42 +364,53 @@ class Store:
             for start in range(0, len(pks), _CHUNK):
                 chunk = pks[start : start + _CHUNK]
                 session.execute(
-                    delete(Score).where(Score.model_version == version, Score.post_id.in_(chunk))
+                    delete(Score).where(
+                        Score.model_version == version, self._in(Score.post_id, chunk)
+                    )
                 )
         # The new rows become current: clear the flag first (one current row per post).
         rescored = sorted({pk for pk, _ in scores if items_existing.get(pk)})
         for start in range(0, len(rescored), _CHUNK):
             session.execute(
                 update(Score)
-                .where(Score.post_id.in_(rescored[start : start + _CHUNK]), Score.is_current)
+                .where(self._in(Score.post_id, rescored[start : start + _CHUNK]), Score.is_current)
                 .values(is_current=False)
             )
         last_version = {pk: version for pk, version in scores}  # the last row per post wins
         old = [pk for pk, (_, existing) in entities.items() if existing]
         for start in range(0, len(old), _CHUNK):
-            session.execute(delete(Entity).where(Entity.post_id.in_(old[start : start + _CHUNK])))
+            session.execute(
+                delete(Entity).where(self._in(Entity.post_id, old[start : start + _CHUNK]))
+            )
 
-        rows: list[Score | Entity] = []
+        # Core executemany, not ORM objects: the unit of work cost more than the SQL
+        # (re-scoring writes a million of these rows).
+        score_rows = []
+        now = utcnow()
         for (pk, version), (post, _) in scores.items():
             probabilities = dict(post.scores) if post.scores is not None else None
-            rows.append(
-                Score(
-                    post_id=pk,
-                    model_version=version,
-                    label=post.label,
-                    score=_label_score(post.label, probabilities),
-                    probabilities=probabilities,
-                    flagged=bool(post.flagged),
-                    evidence=list(post.evidence) if post.evidence is not None else None,
-                    is_current=last_version[pk] == version,
-                )
+            score_rows.append(
+                {
+                    "post_id": pk,
+                    "model_version": version,
+                    "label": post.label,
+                    "score": _label_score(post.label, probabilities),
+                    "probabilities": probabilities,
+                    "flagged": bool(post.flagged),
+                    "evidence": list(post.evidence) if post.evidence is not None else None,
+                    "is_current": last_version[pk] == version,
+                    "created_at": now,
+                }
             )
+        entity_rows = []
         for pk, (post, _) in entities.items():
-            rows.extend(self._entity_rows(pk, post.entities or {}))
-        session.add_all(rows)
-        session.flush()
+            entity_rows.extend(self._entity_rows(pk, post.entities or {}))
+        self._insert(session, Score.__table__, score_rows)
+        self._insert(session, Entity.__table__, entity_rows)
 
-    def _entity_rows(self, post_pk: int, entities: dict[str, list[dict[str, Any]]]) -> list[Entity]:
+    def _entity_rows(
+        self, post_pk: int, entities: dict[str, list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
         rows = []
         for key, items in entities.items():
             kind = _KIND_OF_KEY.get(key, key.rstrip("s"))
@@ -367,20 +423,20 @@ class Store:
                 value = str(value) if value is not None else None
                 amount = item.get("amount")
                 rows.append(
-                    Entity(
-                        post_id=post_pk,
-                        kind=kind,
-                        value=value,
-                        value_pseudonym=self._pseudonym(value, kind)
+                    {
+                        "post_id": post_pk,
+                        "kind": kind,
+                        "value": value,
+                        "value_pseudonym": self._pseudonym(value, kind)
                         if kind in _PSEUDONYMISED_KINDS
                         else None,
-                        platform=item.get("platform"),
-                        amount=float(amount) if amount is not None else None,
-                        currency=item.get("currency"),
-                        start=item.get("start"),
-                        end=item.get("end"),
-                        text=item.get("text"),
-                    )
+                        "platform": item.get("platform"),
+                        "amount": float(amount) if amount is not None else None,
+                        "currency": item.get("currency"),
+                        "start": item.get("start"),
+                        "end": item.get("end"),
+                        "text": item.get("text"),
+                    }
                 )
         return rows
 
@@ -415,7 +471,9 @@ class Store:
             stored: set[int] = set()
             for start in range(0, len(pks), _CHUNK):
                 chunk = pks[start : start + _CHUNK]
-                stored.update(session.scalars(select(PostRow.id).where(PostRow.id.in_(chunk))))
+                stored.update(
+                    session.scalars(select(PostRow.id).where(self._in(PostRow.id, chunk)))
+                )
             for pk in sorted(set(pks) - stored):
                 logger.warning("post %s is no longer stored; its score is skipped", pk)
             kept = [(pk, post, True) for pk, post in items if pk in stored]
