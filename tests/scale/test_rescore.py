@@ -176,3 +176,40 @@ def test_killed_rescore_resumes_and_ends_with_every_post_scored_once(
     assert len(_scores_per_post(store, OLD)) == n
     assert _chunks_done(store) == (n // 100, n // 100)
     assert len(store.decisions(1)) == 1
+
+
+def test_rescore_reuses_stored_language_and_entities_and_extracts_the_rest(
+    store: Store, store_url: str, trained_model: Path
+) -> None:
+    text = "Boat to Italy tonight, 3500 euro, call +90 555 111 2233"
+    # A stored entity extraction would not find: proof that it was kept, not recomputed.
+    kept_phone = {"value": "+31612345678", "start": 0, "end": 4, "text": "Boat"}
+    old = {"label": "offer", "scores": {"offer": 0.9}, "flagged": True, "model_version": OLD}
+    store.save_posts(
+        [
+            Post(
+                text=text,
+                source="forum",
+                post_id="kept",
+                lang="xx",
+                lang_confidence=1.0,
+                entities={"phones": [kept_phone]},
+                **old,  # type: ignore[arg-type]
+            ),
+            Post(text=text, source="forum", post_id="bare", **old),  # type: ignore[arg-type]
+        ]
+    )
+
+    rescore(store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY)
+
+    posts = {p.post_id: p for p in store.iter_posts()}
+    new = _version(trained_model)
+    assert {p.model_version for p in posts.values()} == {new}
+    kept = posts["kept"]
+    assert kept.lang == "xx"
+    assert kept.entities is not None and [e["value"] for e in kept.entities["phones"]] == [
+        "+31612345678"
+    ]
+    bare = posts["bare"].entities
+    assert bare is not None and [e["value"] for e in bare["phones"]] == ["+905551112233"]
+    assert [e["amount"] for e in bare["prices"]] == [3500.0]
