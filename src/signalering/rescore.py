@@ -2,9 +2,12 @@
 
 ``rescore(url, model_path=...)`` splits the stored posts into keyset ranges of post ids
 (chunks), recorded in ``rescore_chunks`` under one job per model version. Worker
-processes each take a chunk, run the stages (normalise, language, classify, extract and,
-when asked, similarity to known offers) and save the scores with ``Store.save_scores``;
-the chunk is then marked done. Each chunk is one short write transaction, so the review
+processes each take a chunk, recompute what the model decides (label, probabilities,
+flag and evidence from the normalised text and, when asked, similarity to known offers,
+whose post vectors come from the store's embedding cache) and save the scores with
+``Store.save_scores``; the chunk is then marked done. Language and entities do not
+depend on the model: stored ones are kept, and only posts without stored entities are
+extracted (see ``_process``). Each chunk is one short write transaction, so the review
 app keeps reading (SQLite WAL, PostgreSQL MVCC) and writing between chunks.
 
 A killed job resumes where it stopped: the next call with the same model version skips

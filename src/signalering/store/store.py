@@ -364,8 +364,12 @@ class Store:
             for start in range(0, len(pks), _CHUNK):
                 chunk = pks[start : start + _CHUNK]
                 session.execute(
+                    # coalesce(): looked up by post id (the unique index), never through the
+                    # queue index by version: statistics taken before a re-score see the
+                    # new version as rare, and scanning all its rows per batch was quadratic.
                     delete(Score).where(
-                        Score.model_version == version, self._in(Score.post_id, chunk)
+                        self._in(Score.post_id, chunk),
+                        func.coalesce(Score.model_version, "") == version,
                     )
                 )
         # The new rows become current: clear the flag first (one current row per post).
