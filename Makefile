@@ -37,7 +37,9 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest
 
+# The ANN libraries bench_ann measures against our own index are a bench-only extra.
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
 evaluate: install
