@@ -934,6 +934,8 @@ def rescore(
             restart=restart,
             similar=similar,
             link=link,
+            encoder=settings.similarity.encoder,
+            rule=settings.similarity.rule,
         )
     out_console.print(
         f"{result['model_version']}: {result['scored']} posts scored "

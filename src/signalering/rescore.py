@@ -205,15 +205,26 @@ def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> int:
     return len(posts)
 
 
-def _stages(classifier: Classifier, store: Store | None, similar: bool, encoder: str | None) -> Any:
+def _stages(
+    classifier: Classifier,
+    store: Store | None,
+    similar: bool,
+    encoder: str | None,
+    rule: str = "logistic",
+    model_path: str | Path | None = None,
+) -> Any:
     # With the store, the similarity step reads post vectors from its embedding cache
     # (written when the posts were ingested) instead of embedding every post again.
     stages = pipeline.Stages(classifier, store=store)
     if similar:
-        from .link.similar import load_bank
+        from .embed import DEFAULT_ENCODER
+        from .link.similar import load_bank, resolve_rule
 
-        kwargs = {"encoder": encoder} if encoder else {}
-        stages.bank = load_bank(store=store, **kwargs)
+        encoder = encoder or DEFAULT_ENCODER
+        stages.bank = load_bank(store=store, encoder=encoder)
+        # The same flagging rule as ingest: the combiner saved beside the new model.
+        if model_path is not None:
+            stages.rule, stages.combiner = resolve_rule(rule, model_path, encoder=encoder)  # type: ignore[arg-type]
     return stages
 
 
@@ -228,12 +239,13 @@ def _init_worker(
     threshold: float | None,
     similar: bool,
     encoder: str | None,
+    rule: str = "logistic",
 ) -> None:
     logging.getLogger("signalering").setLevel(logging.WARNING)
     store = Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False)
     classifier = _load_classifier(model_path, threshold)
     _worker["store"] = store
-    _worker["stages"] = _stages(classifier, store, similar, encoder)
+    _worker["stages"] = _stages(classifier, store, similar, encoder, rule, model_path)
 
 
 def _work(chunk: tuple[int, int, int]) -> int:
@@ -256,13 +268,16 @@ def rescore(
     similar: bool = False,
     link: bool = False,
     encoder: str | None = None,
+    rule: str = "logistic",
 ) -> dict[str, Any]:
     """Re-score every stored post with the model in ``model_path``; resumes a killed job.
 
     ``workers`` processes (1: in this process) take chunks of ``chunk_size`` posts.
     ``progress(done, total)`` is called after each chunk. ``restart`` forgets the progress
     of an earlier job for this model version. ``similar`` adds nearest-known-offer
-    evidence (needs the encoder); ``link`` rebuilds repost clusters and networks at the end.
+    evidence (needs the encoder) and flags by ``rule`` (``similarity.rule``: the combiner
+    beside the new model for ``logistic``); ``link`` rebuilds repost clusters and networks
+    at the end.
     Returns ``{model_version, posts, scored, chunks, resumed_from, seconds, posts_per_s}``.
     """
     if workers < 1 or chunk_size < 1:
@@ -286,7 +301,7 @@ def rescore(
     scored = 0
     if pending and workers == 1:
         with Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False) as store:
-            stages = _stages(classifier, store, similar, encoder)
+            stages = _stages(classifier, store, similar, encoder, rule, model_path)
             for chunk in pending:
                 n = _score_chunk(store, stages, chunk)
                 scored += n
@@ -295,7 +310,7 @@ def rescore(
     elif pending:
         # spawn, not fork: a forked child would share the parent's database sockets.
         context = multiprocessing.get_context("spawn")
-        args = (store_url, pseudonym_key, str(model_path), threshold, similar, encoder)
+        args = (store_url, pseudonym_key, str(model_path), threshold, similar, encoder, rule)
         with ProcessPoolExecutor(
             max_workers=min(workers, len(pending)),
             mp_context=context,

@@ -213,3 +213,20 @@ def test_rescore_reuses_stored_language_and_entities_and_extracts_the_rest(
     bare = posts["bare"].entities
     assert bare is not None and [e["value"] for e in bare["phones"]] == ["+905551112233"]
     assert [e["amount"] for e in bare["prices"]] == [3500.0]
+
+
+def test_rescore_with_similarity_flags_by_the_rule_ingest_uses(
+    trained_model: Path, sqlite_url: str
+) -> None:
+    # A re-score must flag as a crawl or `classify` would: with the combiner saved beside
+    # the new model under similarity.rule = "logistic", with no combiner under "or".
+    from signalering.link.combine import Combiner
+    from signalering.rescore import _load_classifier, _stages
+
+    classifier = _load_classifier(trained_model, None)
+    with Store.open(sqlite_url) as store:
+        logistic = _stages(classifier, store, True, None, "logistic", trained_model)
+        plain = _stages(classifier, store, True, None, "or", trained_model)
+    assert logistic.rule == "logistic" and isinstance(logistic.combiner, Combiner)
+    assert logistic.combiner.cut == Combiner.load(trained_model).cut
+    assert plain.rule == "or" and plain.combiner is None
