@@ -173,6 +173,20 @@ class Stages:
             store=store,
         )
 
+    def similar(self, posts: list[Post]) -> list[Post]:
+        """The similarity stage with these stages' bank, rule and combiner (none: as is)."""
+        if self.bank is None:
+            return posts
+        return similar(
+            posts,
+            self.bank,
+            store=self.store,
+            rule=self.rule,
+            combiner=self.combiner,
+            flag_cosine=self.flag_cosine,
+            k=self.k,
+        )
+
     def process(self, posts: Sequence[Post]) -> list[Post]:
         """Run the configured stages over one batch, in order."""
         out = [normalise(p) for p in posts]
@@ -180,16 +194,7 @@ class Stages:
             out = [language(p) for p in out]
         if "classify" in self.stages and self.classifier is not None:
             out = classify(out, self.classifier)
-        if self.bank is not None:
-            out = similar(
-                out,
-                self.bank,
-                store=self.store,
-                rule=self.rule,
-                combiner=self.combiner,
-                flag_cosine=self.flag_cosine,
-                k=self.k,
-            )
+        out = self.similar(out)
         if "extract" in self.stages:
             out = [extract(p) for p in out]
         return out

@@ -180,16 +180,7 @@ def _process(stages: Any, posts: list[Post], extracted: set[int]) -> list[Post]:
     """
     out = [pipeline.normalise(p) for p in posts]
     out = pipeline.classify(out, stages.classifier)
-    if stages.bank is not None:
-        out = pipeline.similar(
-            out,
-            stages.bank,
-            store=stages.store,
-            rule=stages.rule,
-            combiner=stages.combiner,
-            flag_cosine=stages.flag_cosine,
-            k=stages.k,
-        )
+    out = stages.similar(out)  # the same rule and combiner as ingest
     for i, post in enumerate(out):
         if int(post.id or 0) not in extracted:
             if post.lang is None:
