@@ -129,6 +129,19 @@ def test_places_resolve_to_canonical_names_in_any_script() -> None:
         assert [p["value"] for p in ents["places"]][0] == "Dunkirk", text
 
 
+def test_places_with_a_preposition_or_case_ending_on_the_word_are_found() -> None:
+    # Tigrinya writes prepositions on the name (ብኩፍራ "via Kufra"), Kurmanji marks the
+    # oblique case (Hewlêrê, Almanyayê); the span is the name itself.
+    text = "ካብ ካርቱም ናብ ሊብያ ብኩፍራ ኣቢልና"
+    places = extract(text, lang="ti")["places"]
+    assert [p["value"] for p in places] == ["Khartoum", "Libya", "Kufra"]
+    assert text[places[2]["start"] : places[2]["end"]] == "ኩፍራ"
+    kmr = extract("pere li ofîsa Hewlêrê, rê bo Almanyayê", lang="kmr")["places"]
+    assert [p["value"] for p in kmr] == ["Erbil", "Germany"]
+    # The ending is not a licence to match inside other words.
+    assert extract("Romanê and Parisian cafés", lang="en")["places"] == []
+
+
 def test_dutch_van_is_not_the_turkish_city() -> None:
     assert extract("de boot van Calais", lang="nl")["places"][0]["value"] == "Calais"
     assert len(extract("de boot van Calais", lang="nl")["places"]) == 1

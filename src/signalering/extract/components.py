@@ -113,10 +113,10 @@ def places_component(doc: Doc) -> Doc:
         return doc
     norm = doc.user_data["norm"]
     for m in rules.place_re.finditer(_text(doc)):
-        group = "ar" if m.group("ar") else "other"
+        group = next(g for g in ("ar", "et", "la", "other") if m.groupdict().get(g))
         alias = m.group(group)
         start, end = m.span(group)
-        if group == "other" and case_sensitive(alias):
+        if group in ("la", "other") and case_sensitive(alias):
             o_start, _ = norm.to_original(start, end)
             if not norm.original[o_start : o_start + 1].isupper():
                 continue

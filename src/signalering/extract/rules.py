@@ -26,6 +26,10 @@ DEFAULT_GAZETTEER = (
 _CASE_SENSITIVE = {"van", "wan", "kos", "ý", "bar", "nice", "sale", "more", "hell"}
 # Arabic-script proclitics a place name may carry (و, ف, ب, ل, ک + the article).
 _PROCLITICS = "(?:[وف]?[بلک]?(?:ال)?)"
+# Tigrinya prepositions written on the word: ብኩፍራ "via Kufra", ካብ/ናብ "from/to", ኣብ "in".
+_ETHIOPIC_PROCLITICS = "(?:ካብ|ናብ|ኣብ|ምስ|ናይ|ከም|ብ|ን)?"
+# Kurmanji oblique case on a Latin-script name: Hewlêrê, Almanyayê.
+_LATIN_SUFFIX = "(?:y?ê)?"
 _WORD_CHAR_LEFT = r"(?<![^\W_])"
 _WORD_CHAR_RIGHT = r"(?![^\W_])"
 
@@ -226,15 +230,30 @@ def load_rules(gazetteer: str | None = None) -> Rules:
     place_re = None
     if place_of:
         arabic = [k for k in place_of if not k[0].isascii() and "\u0600" <= k[0] <= "\u06ff"]
-        other = [k for k in place_of if k not in set(arabic)]
+        ethiopic = [k for k in place_of if "\u1200" <= k[0] <= "\u137f"]
+        latin = [k for k in place_of if k[0].isascii() and k[-1].isalpha()]
+        other = [k for k in place_of if k not in set(arabic) | set(ethiopic) | set(latin)]
         parts = []
         if arabic:
             parts.append(
                 rf"{_WORD_CHAR_LEFT}{_PROCLITICS}(?P<ar>{_alternation(arabic)}){_WORD_CHAR_RIGHT}"
             )
+        if ethiopic:
+            parts.append(
+                rf"{_WORD_CHAR_LEFT}{_ETHIOPIC_PROCLITICS}(?P<et>{_alternation(ethiopic)})"
+                rf"{_WORD_CHAR_RIGHT}"
+            )
+        if latin:
+            parts.append(
+                rf"{_WORD_CHAR_LEFT}(?P<la>{_alternation(latin)}){_LATIN_SUFFIX}{_WORD_CHAR_RIGHT}"
+            )
         if other:
             parts.append(rf"{_WORD_CHAR_LEFT}(?P<other>{_alternation(other)}){_WORD_CHAR_RIGHT}")
-        firsts = {k[0] for k in place_of} | {c for c in _PROCLITICS if "\u0600" <= c <= "\u06ff"}
+        firsts = (
+            {k[0] for k in place_of}
+            | {c for c in _PROCLITICS if "\u0600" <= c <= "\u06ff"}
+            | {c for c in _ETHIOPIC_PROCLITICS if "\u1200" <= c <= "\u137f"}
+        )
         place_re = re.compile(_starts_with(firsts) + "(?:" + "|".join(parts) + ")")
     logger.debug(
         "extraction rules loaded: %s places, %s currencies", len(place_of), len(currency_of)
