@@ -97,6 +97,31 @@ class USEEncoder:
                 parts = list(self._pool.map(self._model.encode, chunks))
         return _normalise_rows(np.vstack(parts))
 
+    def coverage(self, texts: Sequence[str]) -> np.ndarray:
+        """Share of each text's word pieces the encoder knows (not ``<unk>``), 0..1.
+
+        USE-m3's vocabulary lacks some scripts: a Tigrinya post is ~70% ``<unk>``, and
+        such posts all embed alike (cosine ~0.9 between unrelated Tigrinya posts), so
+        their vectors say nothing about their content.
+        """
+        tokenizer = self._model._tokenizer
+        unk = tokenizer._unk_id
+        out = np.ones(len(texts), dtype=np.float32)
+        for i, ids in enumerate(tokenizer.encode([t or " " for t in texts])):
+            pieces = ids[1:-1]  # without <s> and </s>
+            if pieces:
+                out[i] = 1.0 - sum(1 for x in pieces if x == unk) / len(pieces)
+        return out
+
+
+def low_coverage(texts: Sequence[str], model: Encoder, minimum: float) -> np.ndarray:
+    """Rows whose text the encoder mostly cannot read (see ``USEEncoder.coverage``);
+    all False for an encoder without a ``coverage`` method."""
+    coverage = getattr(model, "coverage", None)
+    if coverage is None or not len(texts):
+        return np.zeros(len(texts), dtype=bool)
+    return np.asarray(coverage(texts)) < minimum
+
 
 class SentenceTransformerEncoder:
     """A sentence-transformers model from a local path or a hub name."""
