@@ -114,13 +114,29 @@ class USEEncoder:
         return out
 
 
-def low_coverage(texts: Sequence[str], model: Encoder, minimum: float) -> np.ndarray:
+# Below this share of known word pieces a text's vector is not used (Tigrinya under
+# USE-m3: 0.19-0.35; every other corpus language >= 0.59).
+MIN_COVERAGE = 0.5
+
+
+def low_coverage(texts: Sequence[str], model: Encoder, minimum: float = MIN_COVERAGE) -> np.ndarray:
     """Rows whose text the encoder mostly cannot read (see ``USEEncoder.coverage``);
     all False for an encoder without a ``coverage`` method."""
     coverage = getattr(model, "coverage", None)
     if coverage is None or not len(texts):
         return np.zeros(len(texts), dtype=bool)
     return np.asarray(coverage(texts)) < minimum
+
+
+def readable(texts: Sequence[str], model: Encoder, vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` with the rows of texts the encoder cannot read set to zero: a zero
+    vector has cosine 0 to everything, so such a post is never "similar" by noise."""
+    unread = low_coverage(texts, model)
+    if not unread.any():
+        return vectors
+    vectors = np.array(vectors, dtype=np.float32, copy=True)
+    vectors[unread] = 0.0
+    return vectors
 
 
 class SentenceTransformerEncoder:

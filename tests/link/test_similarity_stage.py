@@ -110,3 +110,28 @@ def test_stages_built_from_a_classifier_alone_still_work_without_a_bank(
     (post,) = stages.process([Post(text=UNRELATED)])
     assert post.label is not None
     assert not [e for e in post.evidence or [] if e.get("kind") == "similar"]
+
+
+def test_a_post_the_encoder_cannot_read_resembles_no_known_offer() -> None:
+    # USE-m3 reads Tigrinya as mostly <unk>: every Tigrinya text embeds alike, so an
+    # unrelated Tigrinya post would look like a Tigrinya offer. It gets no such evidence.
+    from signalering.link.similar import ExemplarBank, similar
+
+    records = corpus.load()
+    ti_offer = next(r for r in records if r["lang"] == "ti" and r["label"] == "offer")
+    ti_other = next(r for r in records if r["lang"] == "ti" and r["label"] == "unrelated")
+    en_offer = next(r for r in records if r["lang"] == "en" and r["label"] == "offer")
+    bank = ExemplarBank().add(
+        [ti_offer["id"], en_offer["id"]],
+        [ti_offer["text"], en_offer["text"]],
+        ["ti", "en"],
+        origin="corpus",
+    )
+    raw = get_encoder("use-m3").encode([ti_offer["text"], ti_other["text"]])
+    assert float(raw[0] @ raw[1]) > 0.8  # the noise this guards against
+    (post,) = similar([Post(text=ti_other["text"], lang="ti")], bank, rule="or", flag_cosine=0.8)
+    assert post.flagged is False
+    assert not [e for e in post.evidence or [] if e["kind"] == "similar"]
+    # A post it can read still finds its near-copy.
+    (en,) = similar([Post(text=en_offer["text"] + " !!", lang="en")], bank, rule="off")
+    assert [e["exemplar"] for e in en.evidence if e["kind"] == "similar"][0] == en_offer["id"]

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..embed import DEFAULT_ENCODER, encode, get_encoder, low_coverage
+from ..embed import DEFAULT_ENCODER, encode, get_encoder, readable
 from ..post import Post
 from .minhash import lsh_pairs, signatures
 from .neighbours import neighbour_pairs
@@ -54,9 +54,6 @@ class ClusterSettings:
 
 
 _SMALL_GROUP = 64
-# Below this share of known word pieces a post's vector is not used for linking
-# (Tigrinya under USE-m3: ~0.3; every other corpus language: > 0.9).
-MIN_COVERAGE = 0.5
 
 
 def contact_groups(contacts: Sequence[Iterable[str]]) -> list[np.ndarray]:
@@ -227,10 +224,7 @@ def cluster_posts(
     if vectors is not None:
         # A post the encoder mostly cannot read gets no embedding links (a zero vector):
         # its cosine to anything would be noise. MinHash, contact and route links remain.
-        unread = low_coverage(texts, get_encoder(encoder), MIN_COVERAGE)
-        if unread.any():
-            vectors = vectors.copy()
-            vectors[unread] = 0.0
+        vectors = readable(texts, get_encoder(encoder), vectors)
     labels = cluster_labels(
         texts,
         vectors=vectors,

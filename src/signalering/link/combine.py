@@ -101,14 +101,16 @@ def embed_records(
     records: Sequence[dict], *, encoder: str, cache_dir: Path | None = EMBEDDING_CACHE
 ) -> np.ndarray:
     """Unit vectors of the records' normalised texts (as the product compares posts), cached."""
-    from ..embed import FileEmbeddingCache, get_encoder, recent_encode
+    from ..embed import FileEmbeddingCache, get_encoder, readable, recent_encode
     from ..text import normalise
 
     model = get_encoder(encoder)
     texts = [normalise(r["text"]).text for r in records]
     if cache_dir is None:
-        return recent_encode(texts, model)
-    return FileEmbeddingCache(cache_dir).encode(texts, model)
+        vectors = recent_encode(texts, model)
+    else:
+        vectors = FileEmbeddingCache(cache_dir).encode(texts, model)
+    return readable(texts, model, vectors)  # as the product sees them
 
 
 def _top(vectors: np.ndarray, bank: np.ndarray) -> np.ndarray:

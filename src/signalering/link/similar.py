@@ -27,6 +27,7 @@ from ..embed import (
     EmbeddingCache,
     FileEmbeddingCache,
     get_encoder,
+    readable,
     recent_encode,
 )
 from ..errors import ModelError
@@ -105,6 +106,7 @@ class ExemplarBank:
             vectors = cache.encode(texts, model)
         else:
             vectors = model.encode(texts)
+        vectors = readable(texts, model, vectors)
         self.vectors = vectors if self.vectors is None else np.vstack([self.vectors, vectors])
         self.ids.extend(ids)
         self.langs.extend(langs)
@@ -267,7 +269,8 @@ def similar(
         if store is not None
         else recent_encode(texts, model)
     )
-    nearest = bank.nearest(vectors, k=k)
+    # A post the encoder cannot read (Tigrinya under USE-m3) resembles nothing.
+    nearest = bank.nearest(readable(texts, model, vectors), k=k)
     combined: list[float | None] = [None] * len(posts)
     if rule == "logistic" and combiner is not None:
         rows = [
