@@ -137,8 +137,12 @@ def test_two_nodes_together_keep_the_sites_delay_not_each_on_its_own(
     )
     new = [s["new"] for s in run.summaries]
     assert sum(new) == 16 and all(n > 0 for n in new), new
-    # Two nodes each keeping the delay on their own would send about twice as often;
-    # together they keep it (a little slack for scheduling on a busy machine).
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    # Two nodes each keeping the delay on their own would send about twice as often
+    # (median gap ~delay/2). Together they keep it: the turns are taken in Redis, but a
+    # node whose reactor is busy (saving a batch) may send its turn a little late, so a
+    # few gaps come out short; the site still sees one request per delay.
+    gaps = sorted(b - a for a, b in zip(arrivals, arrivals[1:], strict=False))
     assert len(gaps) >= 18
-    assert min(gaps) >= 0.75 * delay, sorted(gaps)[:5]
+    assert gaps[len(gaps) // 2] >= 0.9 * delay, gaps[:5]
+    assert sum(g < 0.75 * delay for g in gaps) <= len(gaps) // 10, gaps[:5]
+    assert arrivals[-1] - arrivals[0] >= 0.9 * delay * len(gaps)
