@@ -9,11 +9,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 
 from signalering.post import Post
 from signalering.store import SaveResult, Store
-from signalering.store.models import PostRow
+from signalering.store.models import PostRow, Score
 
 WRITER = """
 import sys
@@ -76,3 +76,48 @@ def test_a_post_another_writer_inserts_meanwhile_is_counted_unchanged(store: Sto
     saver.join(timeout=60)
     assert results == [SaveResult(new=0, updated=0, unchanged=1)]
     assert len(list(store.iter_posts())) == 1
+
+
+def test_a_score_another_writer_replaces_meanwhile_is_replaced_once(store: Store) -> None:
+    """Two writers re-scoring one post with one model version: the second one to commit
+    wins, and the post keeps one score per version (CI once lost a batch here)."""
+
+    def scored(label: str) -> Post:
+        return Post(
+            text="same post",
+            source="forum",
+            post_id="1",
+            label=label,
+            scores={label: 0.9},
+            flagged=True,
+            model_version="v1",
+        )
+
+    store.save_posts([scored("offer")])
+    with store.engine.connect() as conn:
+        pk = conn.execute(select(PostRow.id)).scalar_one()
+    # The other writer has replaced the post's v1 score but not committed yet.
+    other = store.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+    other.begin()
+    other.execute(delete(Score).where(Score.post_id == pk))
+    other.execute(
+        insert(Score).values(
+            post_id=pk,
+            model_version="v1",
+            label="warning",
+            score=0.8,
+            flagged=False,
+            is_current=True,
+        )
+    )
+    results: list[SaveResult] = []
+    saver = threading.Thread(target=lambda: results.append(store.save_posts([scored("request")])))
+    saver.start()
+    time.sleep(0.5)  # the saver now waits on the other writer's row (or database) lock
+    other.commit()
+    other.close()
+    saver.join(timeout=60)
+    assert results == [SaveResult(new=0, updated=0, unchanged=1)]
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(Score.label, Score.is_current).where(Score.post_id == pk)).all()
+    assert [tuple(row) for row in rows] == [("request", True)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,8 +61,16 @@ _KIND_OF_KEY = {
 _KEY_OF_KIND = {kind: key for key, kind in _KIND_OF_KEY.items()}
 _PSEUDONYMISED_KINDS = ("phone", "handle")
 UNVERSIONED = "unversioned"
-_SAVE_ATTEMPTS = 3
+_SAVE_ATTEMPTS = 5
 _CHUNK = 500  # ids per IN (...) list
+
+
+def _concurrent_write(error: BaseException | None) -> bool:
+    """Whether a failed batch lost a race with another writer and may simply be retried:
+    a duplicate key, or on PostgreSQL a deadlock or serialisation failure."""
+    if isinstance(error, IntegrityError):
+        return True
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in ("40001", "40P01")
 
 
 class SaveResult(NamedTuple):
@@ -183,9 +193,10 @@ class Store:
             except StoreError as exc:
                 # Two writers inserting the same new post at once: the loser retries and
                 # then finds the winner's row (PostgreSQL; SQLite writers queue instead).
-                if not isinstance(exc.__cause__, IntegrityError) or attempt == _SAVE_ATTEMPTS:
+                if not _concurrent_write(exc.__cause__) or attempt == _SAVE_ATTEMPTS:
                     raise
-                logger.info("concurrent insert of the same post; retrying batch (%s)", attempt)
+                logger.info("concurrent write of the same post; retrying batch (%s)", attempt)
+                time.sleep(random.uniform(0.0, 0.05 * attempt))  # let the winner commit
         logger.debug("saved posts: %s new, %s updated, %s unchanged", *vars(counts).values())
         return SaveResult(counts.new, counts.updated, counts.unchanged)
 
@@ -324,21 +335,29 @@ class Store:
         if self.engine.dialect.name != "postgresql":
             session.execute(insert(table), rows)
             return
+        import psycopg  # the PostgreSQL driver; only imported where it is used
+
         columns = list(rows[0])
         json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
         names = ", ".join(f'"{c}"' for c in columns)
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
         driver = session.connection().connection.driver_connection
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c]
-                        for c in columns
-                    ]
-                )
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [
+                            json.dumps(row[c])
+                            if c in json_columns and row[c] is not None
+                            else row[c]
+                            for c in columns
+                        ]
+                    )
+        except psycopg.Error as exc:
+            # COPY runs on the driver's own cursor, past SQLAlchemy: wrap its error the way
+            # SQLAlchemy does, so a concurrent writer's duplicate is an IntegrityError and
+            # the batch is retried like any other insert race.
+            raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
     def _write_stage_outputs(self, session: Session, items: list[tuple[int, Post, bool]]) -> None:
         """Scores and entities of ``(post pk, post, may already have some)``, in bulk."""
