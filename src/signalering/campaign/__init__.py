@@ -12,7 +12,7 @@ from signalering.campaign.claims import claim_labels, detect_claims, load_claims
 from signalering.campaign.report import render_html, write_csv, write_report
 from signalering.campaign.routes import route_of
 from signalering.campaign.scrub import contacts_left, excerpt, scrub
-from signalering.campaign.themes import Theme, ThemeInput, find_themes
+from signalering.campaign.themes import Theme, ThemeInput, find_themes, unthemed
 from signalering.campaign.view import campaign_view
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "route_of",
     "scrub",
     "summary",
+    "unthemed",
     "write_csv",
     "write_report",
 ]

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from signalering.campaign.claims import claim_labels, detect_claims
 from signalering.campaign.routes import route_name, route_of
 from signalering.campaign.scrub import excerpt
-from signalering.campaign.themes import ThemeInput, find_themes
+from signalering.campaign.themes import ThemeInput, find_themes, unthemed
 from signalering.errors import InputError
 from signalering.post import Post
 from signalering.text import normalise
@@ -241,6 +241,7 @@ def _finish(
         )
     prices.sort(key=lambda r: (-r["posts"], r["route"], r["currency"]))
     theme_out: dict[str, Any] = {}
+    unthemed_out: dict[str, Any] = {}
     for label in THEME_LABELS:
         sample = acc.samples[label]
         found = find_themes(sample, seed=acc.seed, store=store) if themes else []
@@ -248,6 +249,15 @@ def _finish(
         theme_out[label] = [
             {**t.as_dict(), "estimated_posts": round(t.share * total)} for t in found
         ]
+        if themes:
+            # Posts the encoder cannot read are in no theme: say how many, and in which languages.
+            langs = unthemed(sample)
+            n = sum(langs.values())
+            unthemed_out[label] = {
+                "posts": n,
+                "estimated_posts": round(n / len(sample) * total) if sample else 0,
+                "languages": langs,
+            }
     out: dict[str, Any] = {
         "since": since.date().isoformat() if since else None,
         "until": (until - timedelta(days=1)).date().isoformat() if until else None,
@@ -268,6 +278,7 @@ def _finish(
         "claims_by_period": _rows(c["claims_period"], ("claim", "period")),
         "prices": prices,
         "themes": theme_out,
+        "unthemed": unthemed_out,
         "theme_sample": {label: len(acc.samples[label]) for label in THEME_LABELS},
     }
     out["summary"] = summary(out)
@@ -325,6 +336,15 @@ def summary(data: dict[str, Any]) -> list[str]:
     if offer_themes:
         lines.append(
             "Largest offer themes: " + "; ".join(t["label"] for t in offer_themes[:3]) + "."
+        )
+    left_out = [
+        f"{n['posts']} {label}s ({', '.join(f'{lg} {k}' for lg, k in n['languages'].items())})"
+        for label, n in (data.get("unthemed") or {}).items()
+        if n["posts"]
+    ]
+    if left_out:
+        lines.append(
+            "Themes leave out sampled posts the encoder cannot read: " + "; ".join(left_out) + "."
         )
     return lines
 

@@ -237,7 +237,8 @@ def _csv_value(value: Any) -> Any:
 
 
 def write_csv(data: dict[str, Any], folder: Path) -> list[Path]:
-    """One CSV per aggregate table (plus ``themes.csv`` and ``labels.csv``) in ``folder``."""
+    """One CSV per aggregate table (plus ``themes.csv``, ``unthemed.csv`` and ``labels.csv``)
+    in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     tables: dict[str, list[dict[str, Any]]] = {
         "labels": [{"label": k, "posts": v} for k, v in sorted(data["labels"].items())]
@@ -253,6 +254,12 @@ def write_csv(data: dict[str, Any], folder: Path) -> list[Path]:
         }
         for kind, themes in sorted(data["themes"].items())
         for t in themes
+    ]
+    # Sampled posts in no theme because the encoder cannot read them, per language.
+    tables["unthemed"] = [
+        {"label_kind": kind, "lang": lang, "posts": n}
+        for kind, left in sorted((data.get("unthemed") or {}).items())
+        for lang, n in left["languages"].items()
     ]
     written = []
     for name, rows in tables.items():

@@ -5,6 +5,10 @@ translated ad lands with its original), clustered with seeded k-means (k picked 
 silhouette), and each cluster is described by class-based TF-IDF over its scrubbed,
 normalised text — overall and per language — plus the posts nearest its centre as
 scrubbed excerpts. The same input and seed give the same themes.
+
+Posts the encoder cannot read (Tigrinya under USE-m3: mostly ``<unk>`` word pieces, so
+they all embed alike) would make one "theme" of their language; they are left out of
+the clustering and counted per language by :func:`unthemed` instead.
 """
 
 from __future__ import annotations
@@ -161,6 +165,22 @@ def _top(weights: dict[str, float], n: int) -> list[str]:
     return [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
+def _unreadable(items: Sequence[ThemeInput], encoder: str) -> np.ndarray:
+    from signalering.embed import get_encoder, low_coverage
+
+    return low_coverage([i.text for i in items], get_encoder(encoder))
+
+
+def unthemed(items: Sequence[ThemeInput], *, encoder: str = "use-m3") -> dict[str, int]:
+    """Posts :func:`find_themes` leaves out because the encoder cannot read them, per
+    language, most first (``{"ti": 31}``); {} when it reads them all."""
+    if not items:
+        return {}
+    unread = _unreadable(items, encoder)
+    langs = Counter(item.lang or "?" for item, skip in zip(items, unread, strict=True) if skip)
+    return dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def find_themes(
     items: Sequence[ThemeInput],
     *,
@@ -171,14 +191,20 @@ def find_themes(
     encoder: str = "use-m3",
     store: Store | None = None,
 ) -> list[Theme]:
-    """Themes in ``items``, largest first; [] when there are fewer than ``MIN_POSTS``.
+    """Themes in ``items``, largest first; [] when fewer than ``MIN_POSTS`` can be themed.
 
-    With a ``store`` the embeddings are cached there by content hash.
+    Posts the encoder cannot read join no theme (see :func:`unthemed`); a theme's
+    ``share`` is of all ``items``. With a ``store`` the embeddings are cached there by
+    content hash.
     """
     if len(items) < MIN_POSTS:
         return []
     from signalering.embed import encode
 
+    everything = items
+    items = [i for i, skip in zip(items, _unreadable(items, encoder), strict=True) if not skip]
+    if len(items) < MIN_POSTS:
+        return []
     vectors = encode([i.text for i in items], encoder=encoder, store=store)
     labels = _pick_k(vectors, seed, max_themes)
     tokens = _drop_common([_tokens(i.text, i.authors, i.lang) for i in items], items)
@@ -209,7 +235,7 @@ def find_themes(
                 keywords=keywords,
                 keywords_by_lang=by_lang,
                 size=len(members),
-                share=round(len(members) / len(items), 4),
+                share=round(len(members) / len(everything), 4),
                 languages=dict(langs.most_common()),
                 claims=dict(Counter(cl for j in members for cl in items[j].claims).most_common()),
                 excerpts=[
@@ -226,5 +252,10 @@ def find_themes(
     themes.sort(key=lambda t: (-t.size, t.label))
     for i, theme in enumerate(themes, 1):
         theme.id = i
-    logger.debug("found %s themes in %s posts", len(themes), len(items))
+    logger.debug(
+        "found %s themes in %s posts (%s unreadable left out)",
+        len(themes),
+        len(items),
+        len(everything) - len(items),
+    )
     return themes
