@@ -1,17 +1,19 @@
 """Re-scoring stored posts with a new model: posts/s on SQLite and PostgreSQL, 2 workers.
 
 The store is filled the fast way (bulk inserts; PostgreSQL ``COPY``) with what the
-normal save path would have stored for each post: its text, language, entities and a
-score of an older model. The posts are the corpus texts with variations (an emoji,
-punctuation, a number tag), so most texts are distinct, as in a real crawl. The fill
-is reported as its own row.
+normal save path would have stored for each post: its text, language, entities, the
+``extracted_at`` marker (also where extraction found nothing, so a re-score extracts
+nothing again) and a score of an older model. The posts are the corpus texts with
+variations (an emoji, punctuation, a number tag), so most texts are distinct, as in a
+real crawl. The fill is reported as its own row.
 
 Sizes: ``SIGNALERING_BENCH_RESCORE_SIZES=100000,1000000`` (default 100,000; with
 ``SIGNALERING_BENCH_FULL=1`` also 1,000,000; ``SIGNALERING_BENCH_POSTS=N``: N only;
 ``SIGNALERING_BENCH_RESCORE_ENGINES=sqlite``: one engine).
-A re-score row adds ``cpu_ms_per_post`` (the job's own processes, split into
-``cpu_s_main`` and ``cpu_s_workers``; a PostgreSQL server's CPU is not in it) and
-``load`` (1-minute load average at the end: the machine is shared).
+A re-score row adds ``extracted`` (posts the job extracted: 0 after a fill like this),
+``cpu_ms_per_post`` (the job's own processes, split into ``cpu_s_main`` and
+``cpu_s_workers``; a PostgreSQL server's CPU is not in it) and ``load`` (1-minute load
+average at the end: the machine is shared).
 ``peak_mb`` is the largest resident memory of one worker process.
 """
 
@@ -111,6 +113,7 @@ def generate(store: Store, n: int, *, seed: int = 0) -> Iterator[tuple[dict, dic
             "lang_confidence": t["lang_confidence"],
             "extras": None,
             "removed_at": None,
+            "extracted_at": when,
             "created_at": when,
             "updated_at": when,
         }
@@ -233,6 +236,7 @@ def run() -> list[dict[str, Any]]:
                     stage = f"rescore {n:,} stored posts ({engine}, {WORKERS} workers)"
                     found = row(stage, result["scored"], seconds, memory=peak_mb(children=True))
                     scored = max(1, result["scored"])
+                    found["extracted"] = result["extracted"]
                     found["cpu_ms_per_post"] = round(1000 * (main_cpu + workers_cpu) / scored, 3)
                     found["cpu_s_main"] = round(main_cpu, 1)
                     found["cpu_s_workers"] = round(workers_cpu, 1)

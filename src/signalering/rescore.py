@@ -6,8 +6,9 @@ processes each take a chunk, recompute what the model decides (label, probabilit
 flag and evidence from the normalised text and, when asked, similarity to known offers,
 whose post vectors come from the store's embedding cache) and save the scores with
 ``Store.save_scores``; the chunk is then marked done. Language and entities do not
-depend on the model: stored ones are kept, and only posts without stored entities are
-extracted (see ``_process``). Each chunk is one short write transaction, so the review
+depend on the model: stored ones are kept, and only posts never extracted (no
+``posts.extracted_at``; an extraction that found nothing counts) are extracted and then
+marked (see ``_process``). Each chunk is one short write transaction, so the review
 app keeps reading (SQLite WAL, PostgreSQL MVCC) and writing between chunks.
 
 A killed job resumes where it stopped: the next call with the same model version skips
@@ -39,7 +40,7 @@ from .errors import InputError, ModelError
 from .post import Post
 from .store import Store
 from .store.jobs import RescoreChunk, RescoreJob
-from .store.models import Entity, PostRow, utcnow
+from .store.models import PostRow, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def _pending(store: Store, job_id: int) -> tuple[list[tuple[int, int, int]], int
 
 
 def _read_chunk(store: Store, first: int, last: int) -> tuple[list[Post], set[int]]:
-    """The posts of ``first..last`` with what the stages need, and which have entities."""
+    """The posts of ``first..last`` with what the stages need, and which were extracted."""
     query = (
         select(
             PostRow.id,
@@ -143,31 +144,30 @@ def _read_chunk(store: Store, first: int, last: int) -> tuple[list[Post], set[in
             PostRow.extras,
             PostRow.lang,
             PostRow.lang_confidence,
+            PostRow.extracted_at,
         )
         .where(PostRow.id >= first, PostRow.id <= last)
         .order_by(PostRow.id)
     )
-    with_entities = (
-        select(Entity.post_id).where(Entity.post_id >= first, Entity.post_id <= last).distinct()
-    )
+    posts: list[Post] = []
+    extracted: set[int] = set()
     with store._session() as session:
-        posts = [
-            Post(
-                text=text,
-                id=str(pk),
-                source=source,
-                kind=kind,
-                url=url,
-                post_id=post_id,
-                extras=dict(extras or {}),
-                lang=lang,
-                lang_confidence=lang_confidence,
+        for row in session.execute(query):
+            posts.append(
+                Post(
+                    text=row.text,
+                    id=str(row.id),
+                    source=row.source,
+                    kind=row.kind,
+                    url=row.url,
+                    post_id=row.post_id,
+                    extras=dict(row.extras or {}),
+                    lang=row.lang,
+                    lang_confidence=row.lang_confidence,
+                )
             )
-            for pk, text, source, kind, url, post_id, extras, lang, lang_confidence in (
-                session.execute(query)
-            )
-        ]
-        extracted = set(session.scalars(with_entities))
+            if row.extracted_at is not None:
+                extracted.add(row.id)
     return posts, extracted
 
 
@@ -175,8 +175,10 @@ def _process(stages: Any, posts: list[Post], extracted: set[int]) -> list[Post]:
     """What a new model changes: scores, flags, evidence (and nearest known offers).
 
     Normalised text, language and entities do not depend on the model: a post's stored
-    language is reused, and only posts without stored entities go through language
-    detection (when none is stored) and extraction; the others keep their entities.
+    language is reused, and only posts never extracted (not in ``extracted``) go through
+    language detection (when none is stored) and extraction; the others keep their
+    entities. Extracted posts carry ``entities`` (``{}`` when nothing was found), so
+    ``save_scores`` stores them and marks the posts extracted.
     """
     out = [pipeline.normalise(p) for p in posts]
     out = pipeline.classify(out, stages.classifier)
@@ -189,8 +191,9 @@ def _process(stages: Any, posts: list[Post], extracted: set[int]) -> list[Post]:
     return out
 
 
-def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> int:
-    """Score one chunk, save it, mark it done; returns how many posts it held."""
+def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> tuple[int, int]:
+    """Score one chunk, save it, mark it done; returns how many posts it held and
+    how many of them were extracted."""
     chunk_id, first, last = chunk
     posts, extracted = _read_chunk(store, first, last)
     if posts:
@@ -201,7 +204,7 @@ def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> int:
             .where(RescoreChunk.id == chunk_id)
             .values(status="done", posts=len(posts), done_at=utcnow())
         )
-    return len(posts)
+    return len(posts), len(posts) - len(extracted)
 
 
 def _stages(
@@ -247,7 +250,7 @@ def _init_worker(
     _worker["stages"] = _stages(classifier, store, similar, encoder, rule, model_path)
 
 
-def _work(chunk: tuple[int, int, int]) -> int:
+def _work(chunk: tuple[int, int, int]) -> tuple[int, int]:
     return _score_chunk(_worker["store"], _worker["stages"], chunk)
 
 
@@ -277,7 +280,9 @@ def rescore(
     evidence (needs the encoder) and flags by ``rule`` (``similarity.rule``: the combiner
     beside the new model for ``logistic``); ``link`` rebuilds repost clusters and networks
     at the end.
-    Returns ``{model_version, posts, scored, chunks, resumed_from, seconds, posts_per_s}``.
+    Returns ``{model_version, posts, scored, extracted, chunks, resumed_from, seconds,
+    posts_per_s}``; ``extracted`` counts the posts this call extracted (never extracted
+    before).
     """
     if workers < 1 or chunk_size < 1:
         raise InputError(
@@ -297,13 +302,14 @@ def rescore(
     if progress is not None:
         progress(done, total)
 
-    scored = 0
+    scored = extracted = 0
     if pending and workers == 1:
         with Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False) as store:
             stages = _stages(classifier, store, similar, encoder, rule, model_path)
             for chunk in pending:
-                n = _score_chunk(store, stages, chunk)
+                n, m = _score_chunk(store, stages, chunk)
                 scored += n
+                extracted += m
                 if progress is not None:
                     progress(done + scored, total)
     elif pending:
@@ -318,13 +324,15 @@ def rescore(
         ) as pool:
             # At most two chunks queued per worker, so a kill loses little queued work.
             queue = list(reversed(pending))
-            running: set[Future[int]] = set()
+            running: set[Future[tuple[int, int]]] = set()
             while queue or running:
                 while queue and len(running) < 2 * workers:
                     running.add(pool.submit(_work, queue.pop()))
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    scored += future.result()
+                    n, m = future.result()
+                    scored += n
+                    extracted += m
                     if progress is not None:
                         progress(done + scored, total)
 
@@ -346,6 +354,7 @@ def rescore(
         "model_version": version,
         "posts": done + scored,
         "scored": scored,
+        "extracted": extracted,
         "chunks": len(pending),
         "resumed_from": resumed_from,
         "seconds": round(seconds, 3),
@@ -353,7 +362,9 @@ def rescore(
     }
     if networks is not None:
         result["networks"] = networks
-    logger.info("re-scored %s posts with %s in %.1f s", scored, version, seconds)
+    logger.info(
+        "re-scored %s posts with %s in %.1f s (%s extracted)", scored, version, seconds, extracted
+    )
     return result
 
 

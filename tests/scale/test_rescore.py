@@ -215,6 +215,71 @@ def test_rescore_reuses_stored_language_and_entities_and_extracts_the_rest(
     assert [e["amount"] for e in bare["prices"]] == [3500.0]
 
 
+def test_rescore_does_not_extract_again_a_post_whose_extraction_found_nothing(
+    store: Store, store_url: str, trained_model: Path
+) -> None:
+    text = "Boat to Italy tonight, 3500 euro, call +90 555 111 2233"
+    old = {"label": "offer", "scores": {"offer": 0.9}, "flagged": True, "model_version": OLD}
+    store.save_posts(
+        [
+            # Extracted at ingest and nothing found (as if by an older extractor): no rows.
+            Post(text=text, source="forum", post_id="empty", entities={}, **old),  # type: ignore[arg-type]
+            Post(text=text, source="forum", post_id="bare", **old),  # type: ignore[arg-type]
+        ]
+    )
+
+    result = rescore(
+        store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY
+    )
+
+    posts = {p.post_id: p for p in store.iter_posts()}
+    assert posts["empty"].entities is None  # kept as stored: not extracted again
+    bare = posts["bare"].entities
+    assert bare is not None and [e["value"] for e in bare["phones"]] == ["+905551112233"]
+    assert result["scored"] == 2 and result["extracted"] == 1
+
+
+def test_rescore_extracts_a_post_without_entities_once_even_when_it_finds_nothing(
+    store: Store, store_url: str, trained_model: Path
+) -> None:
+    old = {"label": "unrelated", "scores": {"unrelated": 0.9}, "model_version": OLD}
+    store.save_posts([Post(text="Good morning, how are you all?", source="forum", **old)])  # type: ignore[arg-type]
+
+    first = rescore(
+        store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY
+    )
+    again = rescore(
+        store_url,
+        model_path=trained_model,
+        workers=1,
+        chunk_size=10,
+        pseudonym_key=KEY,
+        restart=True,
+    )
+
+    assert (first["scored"], first["extracted"]) == (1, 1)
+    assert (again["scored"], again["extracted"]) == (1, 0)
+    assert next(store.iter_posts()).entities is None  # nothing found, nothing stored
+
+
+def test_rescore_extracts_an_edited_post_again(
+    store: Store, store_url: str, trained_model: Path
+) -> None:
+    old = {"label": "offer", "scores": {"offer": 0.9}, "flagged": True, "model_version": OLD}
+    store.save_posts([Post(text="Boat to Italy", source="forum", post_id="1", entities={}, **old)])  # type: ignore[arg-type]
+    # The same post edited, saved without entities: the stored extraction is of the old text.
+    edited = "Boat to Italy tonight, call +90 555 111 2233"
+    store.save_posts([Post(text=edited, source="forum", post_id="1", **old)])  # type: ignore[arg-type]
+
+    result = rescore(
+        store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY
+    )
+
+    assert result["extracted"] == 1
+    entities = next(store.iter_posts()).entities
+    assert entities is not None and [e["value"] for e in entities["phones"]] == ["+905551112233"]
+
+
 def test_rescore_with_similarity_flags_by_the_rule_ingest_uses(
     trained_model: Path, sqlite_url: str
 ) -> None:

@@ -123,6 +123,9 @@ class PostRow(Base):
     lang_confidence: Mapped[float | None] = mapped_column(Float)
     extras: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     removed_at: Mapped[datetime | None]
+    # When entities were last stored for the post, even none found; null: never extracted
+    # (re-score extracts only those, since an empty extraction leaves no entity rows).
+    extracted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -287,7 +287,8 @@ class Store:
         key = self._key(post, content_hash)
         row = known.get(key)
         if row is None:
-            row = PostRow(**fields, fetched_at=fetched_at)
+            extracted_at = utcnow() if post.entities is not None else None
+            row = PostRow(**fields, fetched_at=fetched_at, extracted_at=extracted_at)
             session.add(row)
             known[key] = row
             return row, "new"
@@ -314,6 +315,9 @@ class Store:
             setattr(row, name, value)
         row.fetched_at = fetched_at
         row.removed_at = None
+        # Stored entities describe the old text: unmarked, re-score extracts the new one
+        # (unless this save brings entities: _write_stage_outputs marks it again).
+        row.extracted_at = None
         return row, "updated"
 
     def _pseudonym(self, value: Any, kind: str) -> str | None:
@@ -400,16 +404,24 @@ class Store:
                 .values(is_current=False)
             )
         last_version = {pk: version for pk, version in scores}  # the last row per post wins
-        old = [pk for pk, (_, existing) in entities.items() if existing]
+        # Sorted: two writers lock the same posts in the same order (PostgreSQL).
+        old = sorted(pk for pk, (_, existing) in entities.items() if existing)
+        posts = PostRow.__table__
+        now = utcnow()
         for start in range(0, len(old), _CHUNK):
+            chunk = old[start : start + _CHUNK]
+            session.execute(delete(Entity).where(self._in(Entity.post_id, chunk)))
+            # Marked even when nothing was found (new posts are marked as inserted).
+            # updated_at stays: like scores and entities, the marker is not the post's own.
             session.execute(
-                delete(Entity).where(self._in(Entity.post_id, old[start : start + _CHUNK]))
+                update(posts)
+                .where(self._in(posts.c.id, chunk))
+                .values(extracted_at=now, updated_at=posts.c.updated_at)
             )
 
         # Core executemany, not ORM objects: the unit of work cost more than the SQL
         # (re-scoring writes a million of these rows).
         score_rows = []
-        now = utcnow()
         for (pk, version), (post, _) in scores.items():
             probabilities = dict(post.scores) if post.scores is not None else None
             score_rows.append(
