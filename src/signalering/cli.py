@@ -939,7 +939,8 @@ def rescore(
         )
     out_console.print(
         f"{result['model_version']}: {result['scored']} posts scored "
-        f"({result['posts']} in total, {result['resumed_from']} done before), "
+        f"({result['posts']} in total, {result['resumed_from']} done before; "
+        f"{result['extracted']} never extracted before, extracted now), "
         f"{result['posts_per_s']} posts/s"
     )
 

@@ -295,3 +295,22 @@ def test_rescore_with_similarity_flags_by_the_rule_ingest_uses(
     assert logistic.rule == "logistic" and isinstance(logistic.combiner, Combiner)
     assert logistic.combiner.cut == Combiner.load(trained_model).cut
     assert plain.rule == "or" and plain.combiner is None
+
+
+def test_the_rescore_command_says_how_many_posts_it_had_to_extract(
+    tmp_path: Path, trained_model: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    with Store.open(url, pseudonym_key=KEY) as store:
+        _fill(store, 30)  # stored without the extract stage
+    binary = Path(sys.executable).with_name("signalering")
+    env = {**os.environ, "SIGNALERING_PRIVACY_PSEUDONYM_KEY": "k"}
+    command = [str(binary), "rescore", "--model", str(trained_model), "--database-url", url]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "30 posts scored (30 in total, 0 done before; 30 never extracted before" in first.stdout
+    again = subprocess.run(
+        [*command, "--restart"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "30 posts scored (30 in total, 0 done before; 0 never extracted before" in again.stdout
