@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Engine,
     Integer,
+    String,
     Table,
     and_,
     any_,
@@ -241,15 +242,26 @@ class Store:
 
     def _prefetch(self, session: Session, batch: list[Post]) -> dict[tuple[Any, ...], PostRow]:
         """The stored rows a batch may match, fetched in a few queries instead of one per post."""
-        post_ids = sorted({str(p.post_id) for p in batch if p.post_id is not None})
+        ids_by_source: dict[str | None, set[str]] = {}
+        for p in batch:
+            if p.post_id is not None:
+                ids_by_source.setdefault(p.source, set()).add(str(p.post_id))
         hashes = sorted(
             {p.content_hash for p in batch if p.post_id is None and isinstance(p.text, str)}
         )
         known: dict[tuple[Any, ...], PostRow] = {}
-        for start in range(0, len(post_ids), _CHUNK):
-            query = select(PostRow).where(PostRow.post_id.in_(post_ids[start : start + _CHUNK]))
-            for row in session.scalars(query):
-                known[self._row_key(row)] = row
+        for source, id_set in ids_by_source.items():
+            # By source and post id: the unique index's own order. Post ids alone made the
+            # planner scan the whole index, and saving slowed with every post stored
+            # (PostgreSQL: 4,500 posts/s at 20k stored, 900/s at 60k).
+            post_ids = sorted(id_set)
+            for start in range(0, len(post_ids), _CHUNK):
+                query = select(PostRow).where(
+                    PostRow.source.is_(None) if source is None else PostRow.source == source,
+                    self._in(PostRow.post_id, post_ids[start : start + _CHUNK]),
+                )
+                for row in session.scalars(query):
+                    known[self._row_key(row)] = row
         for start in range(0, len(hashes), _CHUNK):
             query = select(PostRow).where(
                 PostRow.post_id.is_(None), PostRow.content_hash.in_(hashes[start : start + _CHUNK])
@@ -325,11 +337,12 @@ class Store:
             return None
         return pseudonymise(str(value), self.pseudonym_key, kind=kind)
 
-    def _in(self, column: Any, ids: list[int]) -> Any:
+    def _in(self, column: Any, ids: list[Any]) -> Any:
         """``column IN ids``; on PostgreSQL ``= ANY(array)``, one parameter instead of
         hundreds (psycopg parses a long parameter list on every call)."""
         if self.engine.dialect.name == "postgresql":
-            return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+            item = String() if isinstance(column.type, String) else Integer()
+            return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(item)))
         return column.in_(ids)
 
     def _insert(self, session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
