@@ -180,3 +180,10 @@ def test_demo_crawls_the_bundled_site_and_shows_flagged_posts(
     assert crawled >= 40
     assert "Top flagged posts" in out and "offer" in out
     assert (tmp_path / "home" / "demo.sqlite3").exists()
+
+
+def test_networks_on_a_store_without_networks_says_how_to_build_them(tmp_path: Path) -> None:
+    result = run("networks", "--database-url", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    assert result.returncode == 0
+    assert "no candidate networks" in result.stderr.decode()
+    assert "--rebuild" in result.stderr.decode()

@@ -878,6 +878,12 @@ def networks(
         if rebuild:
             build_networks(store)
         found = list_networks(store, limit=limit)
+    if not found:
+        from .store.engine import masked
+
+        hint = "" if rebuild else " — build them from the stored posts with --rebuild"
+        err_console.print(f"no candidate networks in {masked(settings.database_url)}{hint}")
+        return
     rows = [
         [n["id"], n["posts"], ", ".join(n["languages"]), ", ".join(n["sources"]),
          len(n["contacts"]), ", ".join(list(n["routes"])[:2]), n["first_seen"] or "",
