@@ -28,10 +28,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+
+from signalering.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +90,43 @@ def shared_politeness(settings: Any) -> dict[str, Any]:
 
 def politeness_key(url: str) -> str:
     """``signalering:polite:<host[:port]>``: one per site, shared by every run and source."""
-    from urllib.parse import urlsplit
-
     return f"signalering:polite:{urlsplit(url).netloc.lower()}"
+
+
+def _masked(redis_url: str) -> str:
+    """``redis_url`` with any password hidden, for messages."""
+    parts = urlsplit(redis_url)
+    if parts.password is None:
+        return redis_url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
+def check_redis(redis_url: str, *, timeout: float = 5.0) -> None:
+    """Raise a one-line ConfigError unless the shared Redis at ``redis_url`` answers.
+
+    Checked before a distributed crawl starts: inside Scrapy an unreachable Redis is a
+    page of tracebacks from the scheduler, and the run looked finished with 0 pages.
+    """
+    import redis
+
+    where = f"the shared Redis {_masked(redis_url)} (crawl.redis_url)"
+    try:
+        server = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{where} is not a Redis URL ({exc}) — use redis://HOST:PORT/DB") from exc
+    try:
+        server.ping()
+    except redis.RedisError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"cannot reach {where}: {reason} — is Redis running? "
+            "check crawl.redis_url or SIGNALERING_CRAWL_REDIS_URL"
+        ) from exc
+    finally:
+        server.close()
 
 
 def delete_run(redis_url: str, run_key: str) -> int:

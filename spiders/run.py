@@ -202,8 +202,8 @@ def summarise(
         skipped["robots_forbidden"] = robots
     if too_big:
         skipped["too_large"] = too_big
-    if status == "ok" and stats.get("finish_reason") not in (None, "finished"):
-        status = "failed"
+    if status == "ok" and stats.get("finish_reason") != "finished":
+        status = "failed"  # stopped early, or never finished (the engine failed to open)
     return CrawlSummary(
         source=source.name,
         pages=stats.get("response_received_count", 0),
@@ -250,6 +250,7 @@ def crawl(
     the queue in Redis (not a JOBDIR or a lock) carries a killed run on.
     """
     from spiders.distributed import (
+        check_redis,
         default_run_key,
         key_prefix,
         redis_settings,
@@ -257,8 +258,15 @@ def crawl(
     )
 
     if redis_url:
+        check_redis(redis_url)
         run_key = run_key or default_run_key()
         jobdir = None
+    if database_url:
+        # Reach (and migrate) the store before Scrapy starts: inside the crawl an
+        # unreachable database is tracebacks in the log and a run that looks finished.
+        from signalering.store import Store
+
+        Store.open(database_url).close()
     base = base_settings()
     if output is not None:
         base.set("SIGNALERING_OUTPUT", str(output), priority="cmdline")

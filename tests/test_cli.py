@@ -187,3 +187,17 @@ def test_networks_on_a_store_without_networks_says_how_to_build_them(tmp_path: P
     assert result.returncode == 0
     assert "no candidate networks" in result.stderr.decode()
     assert "--rebuild" in result.stderr.decode()
+
+
+def test_a_crawl_whose_database_is_down_stops_with_one_line(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - name: feed\n    kind: feed\n    start_urls: [http://127.0.0.1:9/feed.xml]\n",
+        encoding="utf-8",
+    )
+    url = "postgresql+psycopg://postgres:secret@127.0.0.1:9/signalering"
+    result = run("crawl", "--sources", str(sources), env={"SIGNALERING_DATABASE_URL": url})
+    err = result.stderr.decode().strip()
+    assert result.returncode == 2
+    assert err.startswith("error: cannot connect to database") and "\n" not in err
+    assert "secret" not in err

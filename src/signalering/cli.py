@@ -472,11 +472,12 @@ def _crawl(
         run_key=run_key,
     )
     for s in summaries:
+        status = "" if s.status == "ok" else f" — {s.status}"
         out_console.print(
             f"{s.source}: {s.pages} pages, {s.posts} posts ({s.new} new, {s.updated} updated), "
-            f"{s.errors} errors, {s.duration_s:.1f}s"
+            f"{s.errors} errors, {s.duration_s:.1f}s{status}"
         )
-    if any(s.errors for s in summaries):
+    if any(s.errors or s.status == "failed" for s in summaries):
         raise typer.Exit(3)
 
 

@@ -146,3 +146,32 @@ def test_two_nodes_together_keep_the_sites_delay_not_each_on_its_own(
     assert gaps[len(gaps) // 2] >= 0.9 * delay, gaps[:5]
     assert sum(g < 0.75 * delay for g in gaps) <= len(gaps) // 10, gaps[:5]
     assert arrivals[-1] - arrivals[0] >= 0.9 * delay * len(gaps)
+
+
+def test_a_distributed_crawl_without_its_redis_stops_with_one_line(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - name: feed\n    kind: feed\n    start_urls: [http://127.0.0.1:9/feed.xml]\n",
+        encoding="utf-8",
+    )
+    binary = Path(sys.executable).with_name("signalering")
+    for redis_url, says in [
+        (
+            "redis://:secret@127.0.0.1:9/0",
+            "cannot reach the shared Redis redis://:***@127.0.0.1:9/0",
+        ),
+        ("http://127.0.0.1:6379", "is not a Redis URL"),
+    ]:
+        env = {
+            "PATH": str(binary.parent),
+            "HOME": str(tmp_path),
+            "SIGNALERING_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+            "SIGNALERING_CRAWL_REDIS_URL": redis_url,
+        }
+        result = subprocess.run(
+            [str(binary), "crawl", "--sources", str(sources), "--distributed"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+        assert says in result.stderr and "secret" not in result.stderr
