@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import pickle
 import re
 import sys
 import time
@@ -225,6 +226,69 @@ def summarise(
     )
 
 
+class _OneLineDownloadErrors(logging.Filter):
+    """A page the site did not deliver (refused, unknown host, timeout, cut off) is one
+    log line with the reason, not a traceback: the site's trouble, not a bug of ours.
+    Any other download error keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.exc_info
+            and isinstance(record.msg, str)
+            and record.msg.startswith("Error downloading")
+            and isinstance(record.args, dict)
+            and isinstance(record.exc_info[1], _NETWORK_ERRORS)
+        ):
+            if "errmsg" not in record.args:  # the long form names the reason already
+                error = record.exc_info[1]
+                record.args = {**record.args, "reason": f"{type(error).__name__}: {error}"}
+                record.msg = f"{record.msg}: %(reason)s"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    from scrapy import exceptions as scrapy_errors
+    from twisted.internet import error as twisted_errors
+    from twisted.web._newclient import ResponseFailed
+
+    return (
+        OSError,
+        ResponseFailed,
+        twisted_errors.ConnectError,
+        twisted_errors.ConnectionLost,
+        twisted_errors.DNSLookupError,
+        twisted_errors.TimeoutError,
+        scrapy_errors.CannotResolveHostError,
+        scrapy_errors.DownloadConnectionRefusedError,
+        scrapy_errors.DownloadFailedError,
+        scrapy_errors.DownloadTimeoutError,
+        scrapy_errors.ResponseDataLossError,
+    )
+
+
+_NETWORK_ERRORS = _network_errors()
+
+
+def _drop_broken_state(jobdir: Path) -> None:
+    """Remove a ``spider.state`` that cannot be read. A crawl that failed before its
+    spider opened leaves the file empty, and Scrapy then fails on it at every later run
+    of the source (our spiders keep no state in it)."""
+    path = jobdir / "spider.state"
+    try:
+        with path.open("rb") as fh:
+            pickle.load(fh)  # noqa: S301 - our own job folder, as Scrapy itself reads it
+    except FileNotFoundError:
+        return
+    except Exception as exc:  # noqa: BLE001 - any unreadable state is dropped
+        logger.warning("removed unreadable %s (%s) left by an earlier crawl", path, exc)
+        path.unlink(missing_ok=True)
+
+
+_ONE_LINE = _OneLineDownloadErrors()
+
+
 def crawl(
     sources: list[Source],
     *,
@@ -281,6 +345,9 @@ def crawl(
     caller_logs = bool(logging.getLogger().handlers)
     base.set("LOG_INSTALL_ROOT_HANDLER", not caller_logs, priority="cmdline")
     process = CrawlerProcess(base)
+    for name in ("scrapy.core.scraper", "scrapy.downloadermiddlewares.robotstxt"):
+        if _ONE_LINE not in logging.getLogger(name).filters:
+            logging.getLogger(name).addFilter(_ONE_LINE)
     if caller_logs:
         level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
         logging.getLogger("scrapy").setLevel(level)
@@ -298,6 +365,7 @@ def crawl(
             crawler = process.create_crawler(_load(source.kind))
             _configure(crawler.settings, source, user_agent)
             if jobdir:
+                _drop_broken_state(Path(jobdir) / source.name)
                 crawler.settings.set("JOBDIR", str(Path(jobdir) / source.name), priority="cmdline")
             if redis_url:
                 shared = redis_settings(

@@ -112,3 +112,29 @@ def test_two_runs_of_one_source_never_overlap(tmp_path):
         assert (first, second) == (True, False)
     with source_lock(tmp_path, "forum") as again:
         assert again is True
+
+
+def test_an_unreachable_site_and_a_broken_job_state_are_one_line_each(tmp_path):
+    """A crawl that failed to start leaves an empty spider.state; Scrapy then failed on it at
+    every later run. A site that refuses connections is the site's trouble: one line, no
+    traceback."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - name: feed\n    kind: feed\n    start_urls: [http://127.0.0.1:9/feed.xml]\n",
+        encoding="utf-8",
+    )
+    jobdir = tmp_path / "jobs"
+    (jobdir / "feed").mkdir(parents=True)
+    (jobdir / "feed" / "spider.state").write_bytes(b"")
+    cmd = [
+        sys.executable, "-m", "spiders.run", "--sources", str(sources), "--jobdir", str(jobdir),
+        *NO_SCORE, "-o", str(tmp_path / "posts.jsonl"), "-s", "RETRY_TIMES=0",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1  # the source had errors
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "removed unreadable" in result.stderr
+    refused = [line for line in result.stderr.splitlines() if "Error downloading" in line]
+    assert refused and all("refused" in line.lower() for line in refused)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["errors"] >= 1
