@@ -19,7 +19,6 @@ average at the end: the machine is shared).
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import resource
@@ -41,6 +40,7 @@ from signalering.post import Post
 from signalering.rescore import rescore
 from signalering.store import Store
 from signalering.store.models import Entity, PostRow, Score
+from signalering.store.store import copy_rows
 
 WORKERS = int(os.environ.get("SIGNALERING_BENCH_WORKERS", "2"))
 CHUNK_SIZE = int(os.environ.get("SIGNALERING_BENCH_CHUNK_SIZE", "1000"))
@@ -159,7 +159,6 @@ def _insert_sqlite(store: Store, rows: Iterator[tuple[dict, dict, list[dict]]]) 
 
 def _copy_postgresql(store: Store, rows: Iterator[tuple[dict, dict, list[dict]]]) -> None:
     tables = [(PostRow.__table__, 0), (Score.__table__, 1), (Entity.__table__, 2)]
-    json_columns = {"extras", "probabilities", "evidence"}
     raw = store.engine.raw_connection()
     try:
         conn = raw.driver_connection
@@ -169,18 +168,7 @@ def _copy_postgresql(store: Store, rows: Iterator[tuple[dict, dict, list[dict]]]
                     items = batch[i]
                     if not items:
                         continue
-                    columns = [c.name for c in table.columns if c.name in items[0]]
-                    names = ", ".join(f'"{c}"' for c in columns)
-                    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                        for item in items:
-                            copy.write_row(
-                                [
-                                    json.dumps(item[c])
-                                    if c in json_columns and item[c] is not None
-                                    else item[c]
-                                    for c in columns
-                                ]
-                            )
+                    copy_rows(cursor, table, items)
             conn.commit()
         with conn.cursor() as cursor:
             for table in ("posts", "scores", "entities"):

@@ -66,6 +66,23 @@ _SAVE_ATTEMPTS = 5
 _CHUNK = 500  # ids per IN (...) list
 
 
+def copy_rows(cursor: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` (dicts with the same keys) into ``table`` with PostgreSQL ``COPY``
+    on a psycopg ``cursor``; JSON columns are serialised."""
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    names = ", ".join(f'"{c}"' for c in columns)
+    statement = f"COPY {table.name} ({names}) FROM STDIN"
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c]
+                    for c in columns
+                ]
+            )
+
+
 def _concurrent_write(error: BaseException | None) -> bool:
     """Whether a failed batch lost a race with another writer and may simply be retried:
     a duplicate key, or on PostgreSQL a deadlock or serialisation failure."""
@@ -354,23 +371,12 @@ class Store:
             return
         import psycopg  # the PostgreSQL driver; only imported where it is used
 
-        columns = list(rows[0])
-        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-        names = ", ".join(f'"{c}"' for c in columns)
-        statement = f"COPY {table.name} ({names}) FROM STDIN"
         driver = session.connection().connection.driver_connection
         try:
-            with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(
-                        [
-                            json.dumps(row[c])
-                            if c in json_columns and row[c] is not None
-                            else row[c]
-                            for c in columns
-                        ]
-                    )
+            with driver.cursor() as cursor:
+                copy_rows(cursor, table, rows)
         except psycopg.Error as exc:
+            statement = f"COPY {table.name} FROM STDIN"
             # COPY runs on the driver's own cursor, past SQLAlchemy: wrap its error the way
             # SQLAlchemy does, so a concurrent writer's duplicate is an IntegrityError and
             # the batch is retried like any other insert race.
