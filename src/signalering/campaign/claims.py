@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from signalering.errors import ConfigError
+from signalering.lexicon import cue_regex
 from signalering.text import normalise
 
 logger = logging.getLogger(__name__)
@@ -32,42 +33,6 @@ class ClaimRule:
     label: str
     pattern: re.Pattern[str]
     n_cues: int
-
-
-def _bounded(cue: str) -> bool:
-    """Latin/Cyrillic cues start at a word start; Arabic-script and Ge'ez clitics attach in front."""
-    return cue[:1].isalpha() and ord(cue[0]) < 0x0590
-
-
-def _trie_regex(cues: list[str]) -> str:
-    """One regex for many cues, shared prefixes merged (fast: no scan per alternative)."""
-    trie: dict[str, dict] = {}
-    for cue in cues:
-        node = trie
-        for ch in cue:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict[str, dict]) -> str:
-        if "" in node:  # a cue ends here: searching needs nothing longer
-            return ""
-        alts = [(r"\s+" if ch == " " else re.escape(ch)) + emit(node[ch]) for ch in sorted(node)]
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return emit(trie)
-
-
-def _claim_regex(cues: list[str]) -> str:
-    norms = {" ".join(normalise(str(c)).text.split()) for c in cues}
-    norms.discard("")
-    bounded = sorted(c for c in norms if _bounded(c))
-    free = sorted(c for c in norms if not _bounded(c))
-    parts = []
-    if bounded:
-        parts.append(rf"(?<![^\W\d_]){_trie_regex(bounded)}")
-    if free:
-        parts.append(_trie_regex(free))
-    return "|".join(parts)
 
 
 @functools.lru_cache(maxsize=4)
@@ -98,7 +63,7 @@ def load_claims(path: str | None = None) -> tuple[ClaimRule, ...]:
                 id=str(claim_id),
                 group=str(spec.get("group", claim_id)),
                 label=str(spec.get("label", claim_id)),
-                pattern=re.compile(_claim_regex(cues)),
+                pattern=re.compile(cue_regex(cues)),
                 n_cues=len(cues),
             )
         )

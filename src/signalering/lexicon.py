@@ -1,0 +1,55 @@
+"""Cue phrases per language compiled into one regex: shared by the campaign claims and
+the classifier's cue slots, so both match a phrase the same way.
+
+A cue is matched on :func:`signalering.text.normalise` text (lower case, digits folded,
+Arabic letter variants folded). A Latin, Greek or Cyrillic cue must start at a word
+start and may continue ("guarant" covers "guaranteed"); Arabic-script and Ge'ez cues
+match anywhere (clitics attach in front).
+
+>>> import re
+>>> bool(re.search(cue_regex(["guarant", "pay on arrival"]), "100% guaranteed"))
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+from .text import normalise
+
+
+def _bounded(cue: str) -> bool:
+    """Latin/Cyrillic cues start at a word start; Arabic-script and Ge'ez clitics attach in front."""
+    return cue[:1].isalpha() and ord(cue[0]) < 0x0590
+
+
+def _trie_regex(cues: list[str]) -> str:
+    """One regex for many cues, shared prefixes merged (fast: no scan per alternative)."""
+    trie: dict[str, dict] = {}
+    for cue in cues:
+        node = trie
+        for ch in cue:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        if "" in node:  # a cue ends here: searching needs nothing longer
+            return ""
+        alts = [(r"\s+" if ch == " " else re.escape(ch)) + emit(node[ch]) for ch in sorted(node)]
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return emit(trie)
+
+
+def cue_regex(cues: list[str]) -> str:
+    """One pattern matching any of ``cues`` (normalised like the texts they are matched on)."""
+    norms = {" ".join(normalise(str(c)).text.split()) for c in cues}
+    norms.discard("")
+    bounded = sorted(c for c in norms if _bounded(c))
+    free = sorted(c for c in norms if not _bounded(c))
+    parts = []
+    if bounded:
+        parts.append(rf"(?<![^\W\d_]){_trie_regex(bounded)}")
+    if free:
+        parts.append(_trie_regex(free))
+    return "|".join(parts)
