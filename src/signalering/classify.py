@@ -1,14 +1,16 @@
 """Training, prediction, calibration and explanation of the post classifier.
 
 The model is a scikit-learn ``Pipeline`` over *normalised* text
-(:func:`signalering.text.normalise`): character n-gram and word TF-IDF
-(optionally plus sentence embeddings) into a logistic regression whose
-probabilities are calibrated on family-grouped folds, so reposts of one ad
-never calibrate on themselves. It is saved with skops (never a bare pickle)
+(:func:`signalering.text.normalise`): character n-gram TF-IDF, optionally with
+cue slots from a multilingual lexicon (:mod:`signalering.cues`) and sentence
+embeddings, into a linear SVM whose probabilities are calibrated on
+family-grouped folds, so reposts of one ad never calibrate on themselves.
+Training takes a weight per record, so a few hundred real texts are not
+drowned by thousands of template posts. It is saved with skops (never a bare pickle)
 beside a JSON card of its metadata.
 
 Each prediction carries evidence: the spans of the *original* text whose
-n-grams pushed the predicted label's score up most.
+n-grams pushed the predicted label's score up most, and the cues it matched.
 """
 
 from __future__ import annotations
@@ -38,13 +40,17 @@ from .text import Normalised, normalise
 
 logger = logging.getLogger(__name__)
 
-Features = Literal["tfidf", "tfidf+embed"]
+Features = Literal["tfidf", "tfidf+embed", "tfidf+cues", "tfidf+embed+cues"]
+FEATURE_SETS: tuple[str, ...] = ("tfidf", "tfidf+embed", "tfidf+cues", "tfidf+embed+cues")
+# Cue features' scale beside the l2-normalised n-gram block, measured on the real-text
+# corpus (source-grouped CV, docs/architecture.md): 0.3 ranked offers better than 1.0.
+CUE_WEIGHT = 0.3
 MODEL_FILE = "model.skops"
 META_FILE = "model.json"
 # Types a saved model may contain beyond skops' defaults: scikit-learn's own
 # (private helpers included), numpy/scipy, and our module. Anything else (a
 # builtin like eval, os.system, another package's code) is refused at load.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "signalering.classify.")
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "signalering.classify.", "signalering.cues.")
 _WORD_RE = r"(?u)\b\w\w*\b"
 _WORD_TOKEN = re.compile(_WORD_RE)
 _NON_SPACE = re.compile(r"\S+")
@@ -101,10 +107,14 @@ def build_estimator(
             ),
         ),
     ]
-    if features == "tfidf+embed":
+    if features not in FEATURE_SETS:
+        raise ModelError(f"unknown feature set '{features}' — use one of {', '.join(FEATURE_SETS)}")
+    if "embed" in features.split("+"):
         parts.append(("embed", EmbeddingFeatures()))
-    elif features != "tfidf":
-        raise ModelError(f"unknown feature set '{features}' — use 'tfidf' or 'tfidf+embed'")
+    if "cues" in features.split("+"):
+        from .cues import CueFeatures
+
+        parts.append(("cues", CueFeatures(weight=CUE_WEIGHT)))
     # Chosen by 4-fold family-grouped CV on the train part (docs/architecture.md):
     # a linear SVM on character n-grams alone generalised best across ad
     # families; word n-grams memorised family-specific wording.
@@ -169,15 +179,19 @@ class Classifier:
         random_state: int = 0,
         name: str = "default",
         extra_meta: dict[str, Any] | None = None,
+        weights: Sequence[float] | None = None,
     ) -> Classifier:
-        """Fit on annotated records (``text``, ``label``, ``family``)."""
+        """Fit on annotated records (``text``, ``label``, ``family``), each ``weights[i]`` times."""
         if not records:
             raise ModelError("no training records — is annotaties/corpus.jsonl empty?")
         texts = [normalise(r["text"]).text for r in records]
         labels = [r["label"] for r in records]
         groups = [r.get("family") or r.get("id") or str(i) for i, r in enumerate(records)]
         pipe = build_estimator(features, random_state=random_state, cv=grouped_folds(groups))
-        pipe.fit(texts, labels)
+        if weights is None:
+            pipe.fit(texts, labels)
+        else:
+            pipe.fit(texts, labels, clf__sample_weight=np.asarray(weights, dtype=np.float64))
         for _, part in pipe.named_steps["features"].transformer_list:
             # The n-grams pruned by min_df/max_features: only for introspection,
             # and most of the file size (sklearn documents removing it).
@@ -265,15 +279,17 @@ class Classifier:
                 lo, hi = rows.indptr[i], rows.indptr[i + 1]
                 row_i = _Row(rows.indices[lo:hi], rows.data[lo:hi], rows.has_sorted_indices)
                 evidence = self._explain_row(norm, row_i, target, top=top_spans)
+            if wants:
+                evidence += self._cue_evidence(norm, target)
             out.append(Prediction(label, scores, flagged, evidence))
         return out
 
     # -- features ------------------------------------------------------------
     def _char_vectoriser(self) -> TfidfVectorizer | None:
-        """The one character n-gram vectoriser when the features are only that, else None."""
+        """The character n-gram vectoriser when it is the union's first block, else None."""
         union = self.pipeline.named_steps["features"]
         parts = union.transformer_list
-        if len(parts) != 1 or union.transformer_weights:
+        if not parts or union.transformer_weights:
             return None
         vec = parts[0][1]
         if (
@@ -291,9 +307,10 @@ class Classifier:
     def _features(self, texts: list[str]) -> Any:
         """The pipeline's feature rows for normalised ``texts``, exactly as it computes them.
 
-        For the character n-gram model the counting is done from per-word n-gram ids
+        For the character n-gram block the counting is done from per-word n-gram ids
         (cached) instead of sliding over every word of every post again; the tf-idf
-        weighting is the fitted vectoriser's own.
+        weighting is the fitted vectoriser's own. Other blocks (cues, embeddings) are
+        their transformers' own output, beside it.
         """
         union = self.pipeline.named_steps["features"]
         vec = self._char_vectoriser()
@@ -319,7 +336,11 @@ class Classifier:
         counts.sum_duplicates()  # one entry per n-gram, its count; sorted like the vectoriser's
         if sparse.issparse(counts) and not isinstance(counts, sparse.csr_matrix):
             counts = sparse.csr_matrix(counts)
-        return sparse.hstack([vec._tfidf.transform(counts, copy=False)]).tocsr()
+        blocks = [vec._tfidf.transform(counts, copy=False)]
+        blocks += [
+            sparse.csr_matrix(part.transform(texts)) for _, part in union.transformer_list[1:]
+        ]
+        return sparse.hstack(blocks).tocsr()
 
     def _char_ngrams(self) -> tuple[int, int]:
         if self._ngram_range is None:
@@ -380,9 +401,44 @@ class Classifier:
         return (self._coef, *self._vocab)
 
     def explain(self, norm: Normalised, label: str, *, top: int = 5) -> list[dict[str, Any]]:
-        """Spans of the original text that pushed ``label`` up most."""
+        """Spans of the original text that pushed ``label`` up most, then its cues for it."""
         row = self._features([norm.text]).tocsr()
-        return self._explain_row(norm, row, label, top=top)
+        return self._explain_row(norm, row, label, top=top) + self._cue_evidence(norm, label)
+
+    def _cue_evidence(self, norm: Normalised, label: str) -> list[dict[str, Any]]:
+        """The cues in the post whose slot pushes ``label`` up: ``cue`` names the slot.
+
+        Weight: the slot's "has a cue" coefficient for ``label`` (times its feature scale).
+        """
+        union = self.pipeline.named_steps["features"]
+        offset = 0
+        cues = None
+        for name, part in union.transformer_list:
+            if name == "cues":
+                cues = part
+                break
+            offset += _block_width(part)
+        if cues is None or label not in self.labels:
+            return []
+        coef = self._linear_parts()[0][self.labels.index(label)]
+        out = []
+        for slot, start, end, _ in cues.matches(norm.text):
+            j = cues.slots_.index(slot)
+            weight = float(coef[offset + 2 * j]) * cues.weight
+            if weight <= 0:
+                continue
+            os_, oe = norm.to_original(start, end)
+            out.append(
+                {
+                    "start": os_,
+                    "end": oe,
+                    "text": norm.original[os_:oe],
+                    "weight": round(weight, 4),
+                    "cue": slot,
+                    "cue_label": cues.labels_[j],
+                }
+            )
+        return out
 
     def _explain_row(
         self, norm: Normalised, row: Any, label: str, *, top: int
@@ -457,6 +513,15 @@ class Classifier:
         np.add.at(diff, ends, -per_char)
         char_score = np.cumsum(diff)[: len(folded) + 1]
         return _spans_from_scores(norm, char_score, top=top)
+
+
+def _block_width(part: Any) -> int:
+    """How many columns a fitted feature block adds (without building its feature names)."""
+    if hasattr(part, "vocabulary_"):
+        return len(part.vocabulary_)
+    if hasattr(part, "dim_"):
+        return int(part.dim_)
+    return len(part.get_feature_names_out())
 
 
 def _spans_from_scores(norm: Normalised, score: np.ndarray, *, top: int) -> list[dict[str, Any]]:

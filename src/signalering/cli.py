@@ -20,7 +20,7 @@ from rich.console import Console
 
 from . import __version__
 from .config import Settings, load_config
-from .errors import SignaleringError
+from .errors import InputError, SignaleringError
 
 logger = logging.getLogger("signalering")
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -218,11 +218,26 @@ def train(
         Path | None, typer.Option(help="Annotated JSONL corpus; default model.corpus.")
     ] = None,
     features: Annotated[
-        str, typer.Option(help="auto (measure both, keep the better), tfidf, or tfidf+embed.")
+        str,
+        typer.Option(
+            help="auto (measure the candidates, keep the best), tfidf, tfidf+cues, "
+            "tfidf+embed or tfidf+embed+cues."
+        ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed for the split and the model.")] = 0,
+    real: Annotated[
+        bool,
+        typer.Option("--real/--no-real", help="Learn from and choose on annotaties/real/."),
+    ] = True,
+    reviewed: Annotated[
+        bool,
+        typer.Option(
+            "--reviewed/--no-reviewed",
+            help="Also learn from the store's reviewed posts (analysts' decisions).",
+        ),
+    ] = True,
 ) -> None:
-    """Train the classifier from annotaties/ and write it with its model card.
+    """Train the classifier from annotaties/ (and reviewed posts) and write it with its card.
 
     Example: signalering train --features auto -o models/default
     """
@@ -236,13 +251,21 @@ def train(
         seed=seed,
         encoder=settings.similarity.encoder,
         cache_dir=settings.similarity.cache_dir,
+        real=_real_texts(settings) if real else None,
+        reviewed=_reviewed_posts(settings) if reviewed else (),
         progress=None if state.quiet else lambda msg: err_console.print(msg),
     )
     for name, s in result["selection"].items():
         mark = "kept" if name == result["chosen"] else ""
+        on_real = (
+            f"  real texts: offer F1 {s['real_offer_f1']:.3f}, recall at P 0.85 "
+            f"{s['real_recall_at_p85']:.3f}"
+            if "real_offer_f1" in s
+            else ""
+        )
         out_console.print(
-            f"{name:12} macro-F1 {s['macro_f1']:.3f}  offer F1 {s['offer_f1']:.3f}  "
-            f"worst language offer recall {s['worst_language_recall']:.3f}  {mark}"
+            f"{name:16} template offer F1 {s['offer_f1']:.3f}  macro-F1 {s['macro_f1']:.3f}  "
+            f"worst language offer recall {s['worst_language_recall']:.3f}{on_real}  {mark}"
         )
     for key, sc in (result["similarity"] or {}).items():
         if isinstance(sc, dict) and "logistic" in sc:
@@ -254,6 +277,34 @@ def train(
     out_console.print(
         f"model and combiner.json written to {result['path']} (see MODEL_CARD.md there)"
     )
+
+
+def _real_texts(settings: Any) -> list[dict[str, Any]] | None:
+    """The real-text corpus, or None (with a warning) when the checkout has none."""
+    from . import corpus
+
+    path = settings.model.real_corpus
+    if not path.exists():
+        logger.warning("no real-text corpus at %s — training and measuring on templates only", path)
+        return None
+    records = corpus.load_real(path)
+    problems = corpus.check_real(records)
+    if problems:
+        raise InputError(f"{path}: {problems[0]} ({len(problems)} problems) — fix the corpus")
+    return records
+
+
+def _reviewed_posts(settings: Any) -> list[dict[str, Any]]:
+    """Reviewed posts of the configured store; none when the default store was never made."""
+    from .web.export import reviewed_records
+
+    if not settings.database.url and not (settings.paths.home / "signalering.sqlite3").exists():
+        return []
+    with _open_store(settings) as store:
+        records = reviewed_records(store)
+    if records:
+        err_console.print(f"{len(records)} reviewed posts from the store join the training data")
+    return records
 
 
 @app.command()
@@ -271,8 +322,19 @@ def evaluate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write all metrics as JSON here.")
     ] = None,
+    real: Annotated[
+        bool,
+        typer.Option("--real/--no-real", help="Measure on annotaties/real/ first (slower)."),
+    ] = True,
+    reviewed: Annotated[
+        bool,
+        typer.Option(
+            "--reviewed/--no-reviewed",
+            help="Include the store's reviewed posts, and their gain on a time split.",
+        ),
+    ] = True,
 ) -> None:
-    """Per-label and per-language precision/recall/F1 on the held-out family split.
+    """Per-label and per-language P/R/F1: on real texts (by source), then the template hold-out.
 
     Example: signalering evaluate --no-lolo
     """
@@ -286,6 +348,8 @@ def evaluate(
         settings.model.corpus,
         threshold=settings.model.threshold,
         lolo=lolo,
+        real=_real_texts(settings) if real else None,
+        reviewed=_reviewed_posts(settings) if reviewed else (),
         progress=None if state.quiet else lambda msg: err_console.print(msg),
     )
     _print_evaluation(result)
@@ -304,9 +368,82 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     out_console.print(table)
 
 
-def _print_evaluation(r: dict[str, Any]) -> None:
+def _print_real_text(rt: dict[str, Any]) -> None:
+    cv, only = rt["cv"], rt["templates_only"]
     out_console.print(
-        f"model {r['model']} ({r['features']}), threshold {r['threshold']}, {r['n']} held-out posts (family split)"
+        f"Real texts: {rt['n']} texts from {rt['sources']} source groups, grouped CV by source "
+        f"({rt['features']}; templates + real"
+        + (f" + {rt['reviewed']} reviewed posts" if rt["reviewed"] else "")
+        + ")"
+    )
+    _table(
+        "Real texts: per label (source-grouped CV)",
+        ["label", "precision", "recall", "F1", "n"],
+        [
+            [k, v["precision"], v["recall"], v["f1"], v["support"]]
+            for k, v in cv["per_label"].items()
+        ],
+    )
+    _table(
+        "Real texts: offer flagged, per language (keyword baseline beside)",
+        ["lang", "n", "offers", "P", "R", "F1", "keywords P", "keywords R", "keywords F1"],
+        [
+            [k, v["n"], v["offers"], *v["flagged"].values(), *v["baseline"].values()]
+            for k, v in cv["per_language"].items()
+        ],
+    )
+    _table(
+        "Real texts: offer flagged",
+        ["", "precision", "recall", "F1", "R at P 0.90", "R at P 0.85"],
+        [
+            [
+                "templates only",
+                *only["flagged"].values(),
+                *only["recall_at_precision"].values(),
+            ],
+            [
+                "templates + real (CV)",
+                *cv["flagged"].values(),
+                *cv["recall_at_precision"].values(),
+            ],
+            ["keyword baseline", *cv["baseline"].values(), "", ""],
+        ],
+    )
+    _table(
+        "Real texts: learning curve (share of real training texts)",
+        ["real texts", "offer P", "offer R", "R at P 0.90", "macro-F1"],
+        [
+            [
+                f"{x['fraction']:.0%}",
+                x["flagged"]["precision"],
+                x["flagged"]["recall"],
+                x["recall_at_precision"]["0.90"],
+                x["macro_f1"],
+            ]
+            for x in rt["learning_curve"]
+        ],
+    )
+    gain = rt.get("reviewed_gain")
+    if gain:
+        _table(
+            f"Reviewed posts: time split ({gain['train']} earlier for training, "
+            f"{gain['test']} latest for testing)",
+            ["", "offer P", "offer R", "offer F1", "macro-F1"],
+            [
+                [name.replace("_", " "), *gain[name]["flagged"].values(), gain[name]["macro_f1"]]
+                for name in ("without_reviewed", "with_reviewed")
+            ],
+        )
+    elif rt["reviewed"]:
+        out_console.print("Reviewed posts: too few to split by time (need at least 7).")
+
+
+def _print_evaluation(r: dict[str, Any]) -> None:
+    if r.get("real_text"):
+        _print_real_text(r["real_text"])
+    out_console.print(
+        f"Template hold-out: model {r['model']} ({r['features']}), threshold {r['threshold']}, "
+        f"{r['n']} held-out posts (family split)"
     )
     _table(
         "Per label",
@@ -777,7 +914,6 @@ def export_posts(
 
     Example: signalering export posts --ids 12,15 --format json -o case.json
     """
-    from .errors import InputError
     from .web.export import export_posts as run_export
 
     try:

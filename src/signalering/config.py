@@ -67,6 +67,11 @@ class ModelSettings(_Section):
         PROJECT_ROOT / "annotaties" / "corpus.jsonl",
         description="Annotated corpus that `train` and `evaluate` read.",
     )
+    real_corpus: Path = Field(
+        PROJECT_ROOT / "annotaties" / "real" / "corpus.jsonl",
+        description="Texts that really appeared in public, with provenance: `train` learns from "
+        "them (weighted) and chooses the model on them; `evaluate` reports them first.",
+    )
 
 
 class PrivacySettings(_Section):

@@ -25,6 +25,8 @@ from signalering.errors import InputError
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATH: Path = Path(__file__).resolve().parents[2] / "annotaties" / "corpus.jsonl"
+# Texts that really appeared in public, with their provenance (annotaties/real/README.md).
+REAL_PATH: Path = DEFAULT_PATH.parent / "real" / "corpus.jsonl"
 
 LANGS = (
     "en", "nl", "de", "fr", "tr", "sq", "vi", "uk", "ru",
@@ -249,3 +251,88 @@ def summary(records: list[dict]) -> dict[str, dict[str, int]]:
         row = table.setdefault(rec["lang"], {label: 0 for label in LABELS})
         row[rec["label"]] = row.get(rec["label"], 0) + 1
     return dict(sorted(table.items()))
+
+
+# -- the real-text corpus ----------------------------------------------------------
+_REAL_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "text": str,
+    "lang": str,
+    "label": str,
+    "translated": bool,
+    "source_url": str,
+    "source_title": str,
+    "source": str,
+    "context": str,
+    "family": str,
+    "hard_negative": bool,
+}
+
+
+def load_real(path: str | Path | None = None) -> list[dict]:
+    """The real-text corpus (``annotaties/real/corpus.jsonl``); strict like :func:`load`."""
+    path = Path(path) if path is not None else REAL_PATH
+    if not path.exists():
+        raise InputError(f"{path}: real-text corpus not found — see annotaties/real/README.md")
+    return load(path)
+
+
+def check_real(records: list[dict]) -> list[str]:
+    """Problems in the real-text corpus: missing provenance, bad labels, duplicate ids or texts."""
+    problems: list[str] = []
+    seen_ids: set[str] = set()
+    seen_texts: dict[str, str] = {}
+    for rec in records:
+        rid = str(rec.get("id", "?"))
+        for key, typ in _REAL_FIELDS.items():
+            if not isinstance(rec.get(key), typ):
+                problems.append(f"{rid}: field {key!r} missing or not {typ.__name__}")
+        if rec.get("label") not in LABELS:
+            problems.append(f"{rid}: label {rec.get('label')!r} not one of {', '.join(LABELS)}")
+        if not str(rec.get("source_url", "")).startswith(("http://", "https://")):
+            problems.append(f"{rid}: source_url is not a web address")
+        if rec.get("hard_negative") and rec.get("label") != "unrelated":
+            problems.append(f"{rid}: hard_negative on a {rec.get('label')!r} post")
+        if rid in seen_ids:
+            problems.append(f"{rid}: duplicate id")
+        seen_ids.add(rid)
+        key = " ".join(str(rec.get("text", "")).split()).lower()
+        if key in seen_texts:
+            problems.append(f"{rid}: same text as {seen_texts[key]}")
+        seen_texts.setdefault(key, rid)
+    return problems
+
+
+def source_groups(records: list[dict]) -> list[str]:
+    """One group per record such that no source and no family spans two groups.
+
+    Records quoted from one source share a group, and so do the copies of one ad quoted
+    by several sources (one family): grouped cross-validation on these groups never
+    tests on a source, or an ad, it trained on.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, rec in enumerate(records):
+        src = "s:" + str(rec.get("source") or rec.get("source_url") or f"#{i}")
+        fam = "f:" + str(rec.get("family") or rec.get("id") or f"#{i}")
+        parent[find(src)] = find(fam)
+    return [
+        find("s:" + str(rec.get("source") or rec.get("source_url") or f"#{i}"))
+        for i, rec in enumerate(records)
+    ]
+
+
+def real_summary(records: list[dict]) -> dict[str, dict[str, int]]:
+    """Counts per label, language and translated: ``{"offer": {"en (translated)": 37}}``."""
+    table: dict[str, Counter] = {label: Counter() for label in LABELS}
+    for rec in records:
+        lang = rec.get("lang", "und") + (" (translated)" if rec.get("translated") else "")
+        table.setdefault(rec["label"], Counter())[lang] += 1
+    return {label: dict(sorted(c.items())) for label, c in table.items()}

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 KEYWORDS_FILE = PROJECT_ROOT / "annotaties" / "lexicons" / "offer_keywords.yaml"
 MIN_LANGUAGE_RECALL = 0.90
+MIN_TEMPLATE_OFFER_F1 = 0.95  # real texts may not cost the template hold-out its offer F1
 Progress = Callable[[str], None]
 
 
@@ -230,31 +231,61 @@ def train_model(
     test_size: float = 0.25,
     encoder: str | None = "use-m3",
     cache_dir: Path | None = PROJECT_ROOT / "models" / "embeddings",
+    real: Sequence[dict[str, Any]] | None = None,
+    reviewed: Sequence[dict[str, Any]] = (),
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Train the candidates on the family split, keep the best on held-out metrics, save it.
+    """Train the candidates, keep the best, save it with its card (and combiner).
 
-    The saved model is trained on the *train* part only, so ``signalering
-    evaluate`` measures exactly the model that is shipped. With an ``encoder``, the
-    similarity combiner is fitted on the train part too (``link.combine``), measured on
-    the held-out part and saved beside the model as combiner.json (corpus embeddings
-    cached in ``cache_dir``).
+    Templates are split by family; the saved model is trained on their *train* part, so
+    ``signalering evaluate`` measures the shipped model on the template hold-out. With
+    ``real`` texts (``annotaties/real/``) and ``reviewed`` posts (analysts' decisions), the
+    model also trains on all of them (weighted, ``realtext.REAL_WEIGHT``), and the choice
+    between candidates is made on the real texts, by source-grouped cross-validation: a
+    candidate must keep the template hold-out's offer F1 at ``MIN_TEMPLATE_OFFER_F1``; among
+    those, the best offer recall at precision 0.85 (then offer F1) on real texts wins.
+    With an ``encoder``, the similarity combiner is fitted on the template train part too
+    (``link.combine``), measured on its held-out part and saved beside the model as
+    combiner.json (corpus embeddings cached in ``cache_dir``).
     """
+    from . import realtext
+
     records = corpus.load(corpus_path)
     train, test = corpus.family_split(records, test_size=test_size, seed=seed)
-    candidates: list[Features] = ["tfidf", "tfidf+embed"] if features == "auto" else [features]
+    real = list(real or [])
+    reviewed = list(reviewed)
+    if features != "auto":
+        candidates: list[Features] = [features]
+    elif real:
+        candidates = ["tfidf+cues", "tfidf+embed+cues"]
+    else:
+        candidates = ["tfidf", "tfidf+embed"]
+    fit_records, weights = realtext.training_set(train, real, reviewed)
     results: dict[str, tuple[Classifier, dict[str, Any]]] = {}
+    real_cv: dict[str, dict[str, Any]] = {}
     for feats in candidates:
+        if real:
+            real_cv[feats] = realtext.cross_validate(
+                train, real, reviewed=reviewed, features=feats, seed=seed, progress=progress
+            )[1.0]
         if progress:
-            progress(f"training {feats} on {len(train)} posts")
-        clf = Classifier.train(train, features=feats, random_state=seed)
+            progress(f"training {feats} on {len(fit_records)} posts")
+        clf = Classifier.train(fit_records, features=feats, random_state=seed, weights=weights)
         results[feats] = (clf, evaluate_classifier(clf, test))
 
-    def key(item: tuple[str, tuple[Classifier, dict[str, Any]]]) -> tuple[bool, float, float]:
+    def key(item: tuple[str, tuple[Classifier, dict[str, Any]]]) -> tuple:
         # Missing one language's offers is the failure analysts cannot see, so a
         # candidate must flag at least MIN_LANGUAGE_RECALL of the offers in every
-        # language; among those, the best macro-F1 (then offer F1) wins.
-        m = item[1][1]
+        # language; among those, the best macro-F1 (then offer F1) wins. With real
+        # texts, what counts is how they are flagged, as long as the templates hold.
+        name, (_, m) = item
+        if name in real_cv:
+            r = real_cv[name]
+            return (
+                m["per_label"]["offer"]["f1"] >= MIN_TEMPLATE_OFFER_F1,
+                r["recall_at_precision"]["0.85"],
+                r["per_label"]["offer"]["f1"],
+            )
         return (
             worst_language_recall(m) >= MIN_LANGUAGE_RECALL,
             m["macro_f1"],
@@ -268,6 +299,15 @@ def train_model(
             "offer_f1": m["per_label"]["offer"]["f1"],
             "worst_language_recall": worst_language_recall(m),
             "brier": m["calibration"]["brier_multiclass"],
+            **(
+                {
+                    "real_offer_f1": real_cv[name]["per_label"]["offer"]["f1"],
+                    "real_recall_at_p85": real_cv[name]["recall_at_precision"]["0.85"],
+                    "real_recall_at_p90": real_cv[name]["recall_at_precision"]["0.90"],
+                }
+                if name in real_cv
+                else {}
+            ),
         }
         for name, (_, m) in results.items()
     }
@@ -285,6 +325,30 @@ def train_model(
             "metrics": _public(best_metrics),
         }
     )
+    if real:
+        if progress:
+            progress("real texts: templates only, and the learning curve")
+        curve = realtext.cross_validate(
+            train,
+            real,
+            reviewed=reviewed,
+            features=best_name,
+            seed=seed,
+            fractions=[f for f in realtext.FRACTIONS if f < 1.0],
+            progress=progress,
+        )
+        curve[1.0] = real_cv[best_name]
+        best.meta["real_text"] = {
+            "n": len(real),
+            "sources": len(set(corpus.source_groups(real))),
+            "weight": realtext.REAL_WEIGHT,
+            "reviewed": len(reviewed),
+            "cv": realtext.public(real_cv[best_name]),
+            "templates_only": realtext.public(
+                realtext.templates_only(train, real, features=best_name, seed=seed)
+            ),
+            "learning_curve": realtext.learning_curve(curve),
+        }
     out = best.save(out_dir)
     similarity = None
     if encoder is not None:
@@ -311,6 +375,7 @@ def train_model(
         "chosen": best_name,
         "selection": selection,
         "metrics": _public(best_metrics),
+        "real_text": best.meta.get("real_text"),
         "similarity": measured["measurement"] if measured else None,
         "path": str(out),
     }
@@ -386,6 +451,7 @@ def model_card(
         f"{meta['split']['test']} held out; reposts and translations of one ad never straddle it.",
         "- The shipped model is trained on the train part only, so these numbers describe it.",
         "",
+        *real_text_card(meta),
         "## Model choice (held-out)",
         f"A candidate must flag at least {MIN_LANGUAGE_RECALL:.0%} of the offers in every language; "
         "among those the best macro-F1 is kept.",
@@ -462,6 +528,84 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _prf_cells(m: dict[str, float]) -> str:
+    return f"{m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f}"
+
+
+def real_text_card(meta: dict[str, Any]) -> list[str]:
+    """The model card's first section: how the model does on texts that really appeared."""
+    rt = meta.get("real_text")
+    if not rt:
+        return [
+            "## Real texts",
+            "Not measured: this model was trained without `annotaties/real/` (see its README).",
+            "",
+        ]
+    cv, only = rt["cv"], rt["templates_only"]
+    tmpl = meta["metrics"]["per_label"]["offer"]
+    lines = [
+        "## Real texts (the numbers that count)",
+        f"`annotaties/real/corpus.jsonl`: {rt['n']} texts that appeared in public (news, NGO, agency "
+        f"and court documents, research, campaigns), {rt['sources']} independent source groups. "
+        f"Each real text weighs {rt['weight']:g} template posts in training"
+        + (
+            f"; {rt['reviewed']} analyst-reviewed posts from the store as well."
+            if rt["reviewed"]
+            else "."
+        )
+        + " Cross-validation is grouped by source: no article, report or channel, and no ad "
+        "quoted by several of them, is on both sides.",
+        "",
+        "| offer (flagged at the threshold) | precision | recall | F1 | recall at P 0.90 | recall at P 0.85 |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| (a) trained on templates only, tested on real texts | {_prf_cells(only['flagged'])} "
+        f"| {only['recall_at_precision']['0.90']:.3f} | {only['recall_at_precision']['0.85']:.3f} |",
+        f"| (b) templates + real, source-grouped CV on real texts | {_prf_cells(cv['flagged'])} "
+        f"| {cv['recall_at_precision']['0.90']:.3f} | {cv['recall_at_precision']['0.85']:.3f} |",
+        f"| keyword baseline on the same real texts | {_prf_cells(cv['baseline'])} | | |",
+        f"| (c) template hold-out (family split) | {_prf_cells(tmpl)} | | |",
+        "",
+        "Per label, (b):",
+        "",
+        "| label | precision | recall | F1 | n |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for lab, v in cv["per_label"].items():
+        lines.append(f"| {lab} | {_prf_cells(v)} | {v['support']} |")
+    lines += [
+        "",
+        "Per language, (b) (offer flagged; keyword baseline beside):",
+        "",
+        "| lang | n | offers | P | R | F1 | baseline P | baseline R |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for lang, v in cv["per_language"].items():
+        f, b = v["flagged"], v["baseline"]
+        lines.append(
+            f"| {lang} | {v['n']} | {v['offers']} | {_prf_cells(f)} "
+            f"| {b['precision']:.3f} | {b['recall']:.3f} |"
+        )
+    for key, v in cv.get("translated", {}).items():
+        lines.append(
+            f"\n{key.capitalize()} texts: offer P/R/F1 {_prf_cells(v).replace(' |', ',')}."
+        )
+    lines += [
+        "",
+        "Learning curve: offer recall on held-out sources as the real training texts grow "
+        "(share of the other folds' source groups; templates always in).",
+        "",
+        "| real training texts | recall at the threshold | precision | recall at P 0.90 | macro-F1 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in rt["learning_curve"]:
+        lines.append(
+            f"| {row['fraction']:.0%} | {row['flagged']['recall']:.3f} | {row['flagged']['precision']:.3f} "
+            f"| {row['recall_at_precision']['0.90']:.3f} | {row['macro_f1']:.3f} |"
+        )
+    lines.append("")
+    return lines
 
 
 SCENARIOS = {"new_ads": "new ads", "reposts": "reposts"}
@@ -562,21 +706,56 @@ def run_evaluation(
     *,
     threshold: float = 0.5,
     lolo: bool = True,
+    real: Sequence[dict[str, Any]] | None = None,
+    reviewed: Sequence[dict[str, Any]] = (),
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Everything `signalering evaluate` prints, as one dict.
 
-    The model is measured on the held-out part of the same family split it
-    was trained with (seed and size from its card).
+    First the real texts (``real``): source-grouped cross-validation of the model's
+    recipe (templates + real + ``reviewed``), the learning curve, a templates-only model,
+    the keyword baseline, and the gain from reviewed posts on a time split. Then the
+    template hold-out: the model is measured on the held-out part of the same family
+    split it was trained with (seed and size from its card).
     """
-    from . import extract, language
+    from . import extract, language, realtext
 
     clf = Classifier.load(model_path, threshold=threshold)
     split = clf.meta.get("split", {})
     records = corpus.load(corpus_path)
-    _, test = corpus.family_split(
+    train, test = corpus.family_split(
         records, test_size=split.get("test_size", 0.25), seed=split.get("seed", 0)
     )
+    feats = clf.meta.get("features", "tfidf")
+    seed = split.get("seed", 0)
+    real_result: dict[str, Any] | None = None
+    if real:
+        curve = realtext.cross_validate(
+            train,
+            real,
+            reviewed=reviewed,
+            features=feats,
+            threshold=threshold,
+            seed=seed,
+            fractions=realtext.FRACTIONS,
+            progress=progress,
+        )
+        real_result = {
+            "n": len(real),
+            "sources": len(set(corpus.source_groups(list(real)))),
+            "features": feats,
+            "cv": realtext.public(curve[1.0]),
+            "templates_only": realtext.public(
+                realtext.templates_only(train, real, features=feats, threshold=threshold, seed=seed)
+            ),
+            "learning_curve": realtext.learning_curve(curve),
+            "reviewed": len(reviewed),
+            "reviewed_gain": realtext.reviewed_gain(
+                train, real, reviewed, features=feats, threshold=threshold, seed=seed
+            )
+            if reviewed
+            else None,
+        }
     if progress:
         progress(f"evaluating {clf.version} on {len(test)} held-out posts")
     metrics = evaluate_classifier(clf, test)
@@ -584,6 +763,7 @@ def run_evaluation(
         "model": clf.version,
         "features": clf.meta.get("features"),
         "threshold": threshold,
+        "real_text": real_result,
         **_public(metrics),
         "baseline": compare_with_baseline(test, metrics["_p_offer"]),
     }

@@ -113,6 +113,39 @@ def export_annotations(store: Store, out: IO[str], *, user: str) -> int:
     return written
 
 
+def reviewed_records(store: Store) -> list[dict[str, Any]]:
+    """Every reviewed post as a training record (``annotaties/`` format), oldest decision first.
+
+    A ``confirm`` makes the post an ``offer``, a ``correct`` gives its label; a ``dismiss``
+    (the analyst said "not an offer", not what it is) keeps the model's label when that is
+    not ``offer``, else makes it ``unrelated``; the latest of these decisions counts.
+    ``review`` keeps who decided and when, so evaluation can split by time.
+    """
+    reviews = reviewed_labels(store)
+    with store._session() as session:
+        for d in session.scalars(
+            select(Decision).where(Decision.action == "dismiss").order_by(Decision.id)
+        ):
+            if d.post_id not in reviews or reviews[d.post_id]["at"] < d.created_at.isoformat():
+                reviews[d.post_id] = {
+                    "label": "unrelated",
+                    "user": d.user,
+                    "action": d.action,
+                    "at": d.created_at.isoformat(),
+                }
+    out = []
+    for pk in sorted(reviews, key=lambda k: reviews[k]["at"]):
+        post = store.get(pk)
+        if post is None or not post.text:
+            continue
+        review = reviews[pk]
+        if review["action"] == "dismiss":
+            keep = post.label if post.label in ("request", "warning", "unrelated") else None
+            review = {**review, "label": keep or "unrelated"}
+        out.append(annotation_record(post, review))
+    return out
+
+
 def _flat(post: Post, decision: str | None) -> dict[str, Any]:
     entities = post.entities or {}
     return {
