@@ -220,7 +220,6 @@ def test_new_words_do_not_grow_the_pipeline_vocabulary() -> None:
 def test_the_classify_path_starts_without_torch_yet_torch_still_imports_after() -> None:
     # spaCy's thinc would import torch (over a second) just to see whether it exists;
     # the sentence-transformers encoders still need a working `import torch` later.
-
     code = (
         "import sys; import signalering.pipeline, signalering.extract; "
         "from signalering.extract import extract; "
