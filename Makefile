@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml
 # combiner.json is the last file `train` writes (after model.skops): a model trained
 # before the similarity combiner existed is retrained once.
 MODEL := models/default/combiner.json
+# So is a model saved before its vocabularies moved to model.tables.json (format 1),
+# which this version refuses to load.
+ifeq ($(wildcard models/default/model.tables.json),)
+.PHONY: $(MODEL)
+endif
 
 # The default model and its similarity combiner are trained from annotaties/ (seeded,
 # about a minute).

@@ -31,13 +31,14 @@ def main(argv: list[str]) -> int:
             row.setdefault("benchmark", mod)
         rows += found
         print(f"  {mod} took {time.perf_counter() - start:.0f}s", file=sys.stderr)
-    print(f"{'stage':50} {'items':>9} {'items/s':>10} {'peak MB':>8}")
+    print(f"{'stage':50} {'items':>9} {'items/s':>10} {'peak MB':>8} {'seconds':>8}")
     for r in rows:
         if "error" in r:
             print(f"{r['stage']:50} failed: {r['error']}")
             continue
         print(
-            f"{r['stage']:50} {r['items']:>9} {r.get('items_per_s') or 0:>10.1f} {r.get('peak_mb') or 0:>8.1f}"
+            f"{r['stage']:50} {r['items']:>9} {r.get('items_per_s') or 0:>10.1f} "
+            f"{r.get('peak_mb') or 0:>8.1f} {r.get('seconds') or 0:>8.2f}"
         )
     (HERE / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     return 1 if any("error" in r for r in rows) else 0

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import json
+import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import skops.io as sio
-from sklearn.pipeline import make_pipeline
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from signalering import corpus
-from signalering.classify import Classifier
+from signalering.classify import MODEL_FORMAT, TABLES_FILE, Classifier
 from signalering.errors import ModelError
 from signalering.evaluate import evaluate_classifier
 from signalering.text import normalise
@@ -110,3 +115,111 @@ def test_a_model_file_with_foreign_code_is_refused(model: Classifier, tmp_path: 
 def test_missing_model_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="signalering train"):
         Classifier.load(tmp_path / "nothing-here")
+
+
+def _corpus_texts() -> list[str]:
+    return [normalise(r["text"]).text for r in corpus.load()]
+
+
+def test_a_saved_model_predicts_bit_identically_after_loading(
+    model: Classifier, tmp_path: Path
+) -> None:
+    texts = _corpus_texts()
+    model.save(tmp_path / "m")
+    again = Classifier.load(tmp_path / "m")
+    assert np.array_equal(model.predict_proba(texts), again.predict_proba(texts))
+    normed = [normalise(r["text"]) for r in corpus.load()[:200]]
+    assert again.predict(normed, explain="all") == model.predict(normed, explain="all")
+    assert again.meta == model.meta
+    before = dict(model.pipeline.named_steps["features"].transformer_list)["char"].vocabulary_
+    after = dict(again.pipeline.named_steps["features"].transformer_list)["char"].vocabulary_
+    assert list(after.items()) == list(before.items())
+    assert {type(v) for v in after.values()} == {type(v) for v in before.values()}
+
+
+def test_the_vocabulary_is_kept_out_of_the_skops_file(model: Classifier, tmp_path: Path) -> None:
+    folder = model.save(tmp_path / "m")
+    with zipfile.ZipFile(folder / "model.skops") as z:
+        members = len(z.namelist())
+    vocabulary = dict(model.pipeline.named_steps["features"].transformer_list)["char"].vocabulary_
+    assert members < 100 < len(vocabulary), "the n-grams are not one skops member each"
+    saved = json.loads((folder / TABLES_FILE).read_text(encoding="utf-8"))
+    assert saved["format"] == MODEL_FORMAT
+    assert any(t["keys"] == list(vocabulary) for t in saved["tables"])
+    # The model in memory keeps its vocabulary while and after it is saved.
+    assert len(model.pipeline.named_steps["features"].transformer_list[0][1].vocabulary_)
+
+
+def test_any_estimators_large_dicts_round_trip_not_only_the_char_vectoriser(
+    tmp_path: Path,
+) -> None:
+    # Other feature sets (word n-grams, a fixed lexicon) keep working when the model's
+    # features change: every large str-keyed dict attribute moves, whoever owns it.
+    records = corpus.load()
+    texts = [normalise(r["text"]).text for r in records]
+    words = sorted({w for t in texts for w in t.lower().split()})[:2000]
+    lexicon = {w: i for i, w in enumerate(words)}  # plain ints, as a user would give them
+    union = FeatureUnion(
+        [
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2)),
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), dtype=np.float32)),
+            ("lexicon", CountVectorizer(vocabulary=lexicon, binary=True)),
+        ]
+    )
+    pipe = Pipeline([("features", union), ("clf", LogisticRegression(max_iter=300))])
+    pipe.fit(texts, [r["label"] for r in records])
+    original = Classifier(pipe, {"version": "generic-test"})
+    original.save(tmp_path / "g")
+    again = Classifier.load(tmp_path / "g")
+    assert np.array_equal(original.predict_proba(texts), again.predict_proba(texts))
+    tables = json.loads((tmp_path / "g" / TABLES_FILE).read_text(encoding="utf-8"))["tables"]
+    assert len(tables) == 4, "char and word vocabularies, the lexicon parameter and its copy"
+    counter = again.pipeline.named_steps["features"].transformer_list[2][1]
+    assert counter.vocabulary == lexicon and counter.vocabulary_ == lexicon
+    assert {type(v) for v in counter.vocabulary_.values()} == {int}
+
+
+def test_a_model_saved_in_the_old_format_says_to_retrain(model: Classifier, tmp_path: Path) -> None:
+    folder = model.save(tmp_path / "old")
+    # Format 1 (before the tables file): everything, vocabulary included, in model.skops.
+    sio.dump(model.pipeline, folder / "model.skops")
+    (folder / TABLES_FILE).unlink()
+    with pytest.raises(ModelError, match=r"no model.tables.json .*run `signalering train") as exc:
+        Classifier.load(folder)
+    assert "\n" not in str(exc.value)
+    future = model.save(tmp_path / "future")
+    (future / TABLES_FILE).write_text(json.dumps({"format": MODEL_FORMAT + 1, "tables": []}))
+    with pytest.raises(ModelError, match="signalering train"):
+        Classifier.load(future)
+
+
+def test_a_tables_file_that_does_not_match_the_model_is_refused(
+    model: Classifier, tmp_path: Path
+) -> None:
+    folder = model.save(tmp_path / "m")
+    saved = json.loads((folder / TABLES_FILE).read_text(encoding="utf-8"))
+    (folder / TABLES_FILE).write_text(json.dumps({**saved, "tables": []}), encoding="utf-8")
+    with pytest.raises(ModelError, match="unreadable"):
+        Classifier.load(folder)
+    (folder / TABLES_FILE).write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="unreadable"):
+        Classifier.load(folder)
+
+
+def test_an_old_format_model_is_one_line_from_the_cli(model: Classifier, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "old"
+    shutil.rmtree(folder, ignore_errors=True)
+    model.save(folder)
+    (folder / TABLES_FILE).unlink()
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("signalering")), "classify", "--model", str(folder)],
+        input=b'{"text": "boat to Lampedusa"}\n',
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    err = result.stderr.decode().strip()
+    assert len(err.splitlines()) == 1 and "signalering train" in err, err

@@ -215,3 +215,18 @@ def test_new_words_do_not_grow_the_pipeline_vocabulary() -> None:
     for i in range(200):
         extract(f"contact @handle_{i}x{i * 7919} or wa.me/3161234{i:04d} code{i}", lang="en")
     assert len(nlp.vocab) - before < 20
+
+
+def test_the_classify_path_starts_without_torch_yet_torch_still_imports_after() -> None:
+    # spaCy's thinc would import torch (over a second) just to see whether it exists;
+    # the sentence-transformers encoders still need a working `import torch` later.
+    code = (
+        "import sys; import signalering.pipeline, signalering.extract; "
+        "from signalering.extract import extract; "
+        "assert extract('WhatsApp +218 92 260 1815')['phones']; "
+        "print('torch' in sys.modules); import torch; print(torch.ones(2).sum().item())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=True, timeout=300
+    ).stdout.decode()
+    assert out.split() == ["False", "2.0"]

@@ -15,15 +15,18 @@ n-grams pushed the predicted label's score up most, and the cues it matched.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import platform
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -47,6 +50,12 @@ FEATURE_SETS: tuple[str, ...] = ("tfidf", "tfidf+embed", "tfidf+cues", "tfidf+em
 CUE_WEIGHT = 0.3
 MODEL_FILE = "model.skops"
 META_FILE = "model.json"
+# The model's large dicts (vocabularies), kept out of model.skops: see ``Classifier.save``.
+TABLES_FILE = "model.tables.json"
+# 2: large dicts in TABLES_FILE (1: everything in model.skops, before start-up issue 19).
+MODEL_FORMAT = 2
+_TABLE_MIN = 256  # a dict attribute with at least this many entries goes to TABLES_FILE
+_TABLE_MARK = "signalering.classify:table:"  # what stands in its place inside model.skops
 # Types a saved model may contain beyond skops' defaults: scikit-learn's own
 # (private helpers included), numpy/scipy, and our module. Anything else (a
 # builtin like eval, os.system, another package's code) is refused at load.
@@ -214,11 +223,20 @@ class Classifier:
 
     # -- persistence ---------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
+        """Write model.skops, its tables (model.tables.json) and model.json to ``folder``."""
         import skops.io as sio
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        sio.dump(self.pipeline, folder / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
+        # Large dicts (the vectorisers' vocabularies) go to a JSON file beside the model:
+        # skops stores a dict's every numpy value as its own .npy member and audits each
+        # one twice on load (40,000 n-grams: ~10 s), JSON reads them in milliseconds.
+        with _tables_moved_out(self.pipeline) as tables:
+            sio.dump(self.pipeline, folder / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
+        (folder / TABLES_FILE).write_text(
+            json.dumps({"format": MODEL_FORMAT, "tables": tables}, separators=(",", ":")) + "\n",
+            encoding="utf-8",
+        )
         (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n")
         return folder
 
@@ -237,9 +255,25 @@ class Classifier:
         unknown = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
         if unknown:
             raise ModelError(f"model {file} contains untrusted types {unknown}; refusing to load")
+        tables_file = folder / TABLES_FILE
+        if not tables_file.is_file():
+            raise ModelError(
+                f"model {folder} has no {TABLES_FILE} (saved by an older signalering, or "
+                f"copied incompletely) — run `signalering train -o {folder}` to remake it"
+            )
         try:
+            saved = json.loads(tables_file.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
+                found = saved.get("format") if isinstance(saved, dict) else None
+                raise _OldFormat(found)
             pipeline = sio.load(file, trusted=untrusted)
+            _restore_tables(pipeline, saved["tables"])
             meta = json.loads((folder / META_FILE).read_text())
+        except _OldFormat as exc:
+            raise ModelError(
+                f"model {folder} has format {exc.args[0]}, this signalering reads format "
+                f"{MODEL_FORMAT} — run `signalering train -o {folder}` to remake it"
+            ) from None
         except Exception as exc:
             raise ModelError(f"model {folder} is unreadable ({exc}) — retrain it") from exc
         return cls(pipeline, meta, threshold=threshold)
@@ -522,6 +556,115 @@ def _block_width(part: Any) -> int:
     if hasattr(part, "dim_"):
         return int(part.dim_)
     return len(part.get_feature_names_out())
+
+
+# -- the model's large dicts, beside model.skops ------------------------------------
+class _OldFormat(Exception):
+    """TABLES_FILE of another format (its number is the argument)."""
+
+
+# Not walked into: values without estimator state (functions such as fold_case included).
+_LEAVES = (
+    str,
+    bytes,
+    int,
+    float,
+    complex,
+    np.ndarray,
+    np.generic,
+    type,
+    ModuleType,
+    FunctionType,
+    BuiltinFunctionType,
+    MethodType,
+    functools.partial,
+)
+
+
+def _owners(root: Any) -> Iterator[Any]:
+    """Every object with attributes reachable from ``root`` (through lists, tuples, dicts)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if obj is None or isinstance(obj, _LEAVES) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, list | tuple | set | frozenset):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif hasattr(obj, "__dict__"):
+            yield obj
+            stack.extend(vars(obj).values())
+
+
+def _table_kind(value: Any) -> str | None:
+    """How a dict is stored in TABLES_FILE (``int``, ``float`` or a numpy dtype); None: not."""
+    if type(value) is not dict or len(value) < _TABLE_MIN:
+        return None
+    if not all(type(k) is str for k in value):
+        return None
+    kinds = {type(v) for v in value.values()}
+    if len(kinds) != 1:
+        return None
+    (kind,) = kinds
+    if kind is int or kind is float:
+        return kind.__name__
+    if issubclass(kind, np.integer | np.floating):
+        return np.dtype(kind).name
+    return None
+
+
+@contextlib.contextmanager
+def _tables_moved_out(pipeline: Any) -> Iterator[list[dict[str, Any]]]:
+    """While inside, each large str-keyed numeric dict attribute is a marker string.
+
+    Yields the tables for TABLES_FILE; the attributes are put back on leaving, so the
+    model in memory is unchanged. Generic: any estimator's dict, not only TF-IDF's.
+    """
+    moved: list[tuple[Any, str, dict[str, Any]]] = []
+    tables: list[dict[str, Any]] = []
+    try:
+        for owner in list(_owners(pipeline)):
+            for attr, value in list(vars(owner).items()):
+                kind = _table_kind(value)
+                if kind is None:
+                    continue
+                values = list(value.values())
+                if kind not in ("int", "float"):
+                    values = np.asarray(values).tolist()
+                tables.append({"kind": kind, "keys": list(value), "values": values})
+                moved.append((owner, attr, value))
+                setattr(owner, attr, f"{_TABLE_MARK}{len(tables) - 1}")
+        yield tables
+    finally:
+        for owner, attr, value in moved:
+            setattr(owner, attr, value)
+
+
+def _restore_tables(pipeline: Any, tables: list[dict[str, Any]]) -> None:
+    """Put TABLES_FILE's dicts back where ``_tables_moved_out`` left their markers."""
+    used: set[int] = set()
+    for owner in list(_owners(pipeline)):
+        for attr, value in list(vars(owner).items()):
+            if not (isinstance(value, str) and value.startswith(_TABLE_MARK)):
+                continue
+            i = int(value.removeprefix(_TABLE_MARK))
+            table = tables[i]
+            keys, values, kind = table["keys"], table["values"], table["kind"]
+            if len(keys) != len(values) or not all(isinstance(k, str) for k in keys):
+                raise ValueError(f"table {i} is malformed")
+            if kind in ("int", "float"):
+                column = [(int if kind == "int" else float)(v) for v in values]
+            elif np.dtype(kind).kind in "iuf":
+                column = np.asarray(values, dtype=kind)  # its items are numpy scalars again
+            else:
+                raise ValueError(f"table {i} has kind {kind!r}")
+            setattr(owner, attr, dict(zip(keys, column, strict=True)))
+            used.add(i)
+    if used != set(range(len(tables))):
+        raise ValueError(f"{TABLES_FILE} does not match {MODEL_FILE}")
 
 
 def _spans_from_scores(norm: Normalised, score: np.ndarray, *, top: int) -> list[dict[str, Any]]:

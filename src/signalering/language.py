@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from . import yamlio
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class Language:
 @functools.lru_cache(maxsize=1)
 def _rules() -> dict[str, Any]:
     with resources.files("signalering.data").joinpath("language.yaml").open(encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        data = yamlio.safe_load(f)
     ar = data["arabic_script"]
     for key in ("prs_words", "fa_words"):
         ar[key] = frozenset(w.translate(_FOLD) for w in ar[key])

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import yaml
+from . import yamlio
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def _trie_regex(node: dict[str, Any]) -> str:
 
 def _load(name: str) -> Any:
     with resources.files("signalering.data").joinpath(name).open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 @functools.lru_cache(maxsize=8192)

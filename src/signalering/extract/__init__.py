@@ -26,6 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+# First: spaCy without letting thinc import torch (see _spacy).
+from signalering.extract import _spacy  # noqa: F401
+
+# isort: split
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc

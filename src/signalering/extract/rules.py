@@ -10,9 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import signalering
+from signalering import yamlio
 from signalering.errors import ConfigError
 from signalering.text import alternation, normalise
 
@@ -111,7 +110,7 @@ class Rules:
 
 def _load_data() -> dict[str, Any]:
     with resources.files("signalering.data").joinpath("entities.yaml").open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yamlio.safe_load(f)
 
 
 def load_gazetteer(path: Path | str | None = None) -> list[dict[str, Any]]:
@@ -122,7 +121,7 @@ def load_gazetteer(path: Path | str | None = None) -> list[dict[str, Any]]:
             f"place gazetteer {path} not found — create it or pass gazetteer= to the extractor"
         )
     with path.open(encoding="utf-8") as f:
-        entries = yaml.safe_load(f) or []
+        entries = yamlio.safe_load(f) or []
     if not isinstance(entries, list):
         raise ConfigError(f"place gazetteer {path} is not a YAML list of places — fix the file")
     return entries
