@@ -109,8 +109,12 @@ def adhoc_source(
     data: dict[str, Any] = {"kind": kind, "start_urls": [url]}
     if kind == "telegram":
         channel = parts.path.removeprefix("/s/").strip("/").split("/")[0]
-        if not parts.path.startswith("/s/") or not channel:
-            raise SourceError(f"{url} is not a channel preview URL — use https://t.me/s/CHANNEL")
+        embed = re.fullmatch(r"/[\w.-]+/\d+/?", parts.path) and "embed=1" in parts.query
+        if not (parts.path.startswith("/s/") or embed) or not channel:
+            raise SourceError(
+                f"{url} is not a channel preview URL — use https://t.me/s/CHANNEL "
+                "(or https://t.me/CHANNEL/ID?embed=1 for one post)"
+            )
         data.update(name=_slug(f"telegram-{channel}"), query_allowlist=["before"], max_pages=1000)
     else:
         data.update(name=_slug(f"{kind}-{parts.netloc}"))
