@@ -42,7 +42,13 @@ class DedupPipeline:
             return item
         self.stats.inc_value("signalering/posts_seen")
         key = (item.source, item.post_id)
-        page = (canonicalize(item.url), content_hash(item.text))
+        # The fragment names a post within a page: two posts of one thread page with the
+        # same text (a forum double post) are two posts, not one page reached twice.
+        fragment = item.url.partition("#")[2]
+        page = (
+            canonicalize(item.url) + (f"#{fragment}" if fragment else ""),
+            content_hash(item.text),
+        )
         if key in self.ids or page in self.pages:
             self.stats.inc_value("signalering/duplicates")
             raise DropItem(f"duplicate post {item.source}/{item.post_id}")
