@@ -477,6 +477,8 @@ def _crawl(
             f"{s.source}: {s.pages} pages, {s.posts} posts ({s.new} new, {s.updated} updated), "
             f"{s.errors} errors, {s.duration_s:.1f}s{status}"
         )
+        for warning in s.drift:
+            out_console.print(f"{s.source}: {warning}")
     if any(s.errors or s.status == "failed" for s in summaries):
         raise typer.Exit(3)
 

@@ -348,3 +348,20 @@ def test_queue_text_search_finds_arabic_and_takes_search_syntax_as_text(
     page = client.get("/queue", params={"q": "<script>", "status": "all"})
     main = page.text.split("<main>", 1)[1].split("</main>", 1)[0]
     assert page.status_code == 200 and "<script" not in main and "&lt;script&gt;" in main
+
+
+def test_sources_page_shows_markup_drift_to_analysts_only(
+    client: TestClient, review: Review
+) -> None:
+    store = review.store
+    store.upsert_source("tg-drift", "telegram", "https://t.me/s/drift", {})
+    run = store.start_run("tg-drift")
+    warning = "markup drift: 12 of 12 posts have no text — the page markup may have changed"
+    store.finish_run(run, {"status": "ok", "pages": 1, "posts": 12, "drift": [warning]})
+    login(client, "carla")
+    assert client.get("/sources").status_code == 403
+    client.cookies.clear()
+    login(client, "anna")
+    page = client.get("/sources").text
+    assert 'id="source-tg-drift"' in page and warning in page
+    assert 'class="source-row drift"' in page

@@ -624,6 +624,33 @@ class Store:
                 for r in session.scalars(query)
             ]
 
+    def sources_overview(self) -> list[dict]:
+        """Every source with its last finished crawl: status, posts, and any markup drift
+        warnings (``summary["drift"]``), by name."""
+        with self._session() as session:
+            sources = list(session.scalars(select(Source).order_by(Source.name)))
+            out = []
+            for src in sources:
+                run = session.scalars(
+                    select(CrawlRun)
+                    .where(CrawlRun.source == src.name, CrawlRun.finished_at.is_not(None))
+                    .order_by(CrawlRun.id.desc())
+                    .limit(1)
+                ).first()
+                summary = (run.summary or {}) if run else {}
+                out.append(
+                    {
+                        "name": src.name,
+                        "kind": src.kind,
+                        "url": src.url,
+                        "last_crawled": _iso(src.last_crawled),
+                        "status": run.status if run else None,
+                        "posts": summary.get("posts"),
+                        "drift": list(summary.get("drift") or []),
+                    }
+                )
+            return out
+
     # -- reading -----------------------------------------------------------
 
     def _to_posts(

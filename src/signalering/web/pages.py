@@ -1,4 +1,4 @@
-"""The HTML pages: login, queue, post, decisions, audit log, campaign overview, export."""
+"""The HTML pages: login, queue, post, decisions, sources, audit log, campaign overview, export."""
 
 from __future__ import annotations
 
@@ -208,6 +208,13 @@ def network_page(request: Request, network_id: str, session=Analyst) -> Response
         raise HTTPException(status_code=404, detail="no such network")
     store.audit(session.account.name, "view.contacts", f"network:{network_id}")
     return HTMLResponse(render("network.html", **base_context(request, session), net=found))
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, session=Analyst) -> Response:  # noqa: B008
+    """The crawled sources, their last crawl, and markup drift warnings."""
+    sources = store_of(request).sources_overview()
+    return HTMLResponse(render("sources.html", **base_context(request, session), sources=sources))
 
 
 @router.get("/audit", response_class=HTMLResponse)
