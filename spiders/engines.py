@@ -79,6 +79,11 @@ class Engine(_Model):
     layouts: list[Layout] = Field(min_length=1)
     follow: list[FollowRule] = Field(default_factory=list)
     pagination: str | None = None
+    topic_urls: list[str] = Field(
+        default_factory=list,
+        description="Regexes of the engine's topic URLs: source discovery (signalering "
+        "sources add) makes a link of this shape a listing source with this engine.",
+    )
 
 
 @cache

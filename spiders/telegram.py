@@ -73,7 +73,8 @@ def message_fields(msg: Any) -> dict[str, Any]:
     Returns ``text``, ``posted_at``, ``author`` (a signed post's author) and ``extras``:
     ``views``, ``channel``, ``forwarded_from`` (+ ``forwarded_from_url``, None when the
     source is hidden), ``reply_to``, ``is_service``, ``media`` ({kind: count}),
-    ``link_previews``, ``photos`` and ``edited``.
+    ``link_previews``, ``photos``, ``links`` (absolute links in the text, whose anchor
+    text may hide them) and ``edited``.
     """
     own = msg.xpath(_OWN_TEXT)
     if not own:  # older or hand-written markup without js-message_text
@@ -116,6 +117,14 @@ def message_fields(msg: Any) -> dict[str, Any]:
     ]
     if photos:
         extras["photos"] = photos
+    # Source discovery reads these: a "join us" anchor often hides a t.me or invite link.
+    links = [
+        href
+        for href in (own[0].css("a::attr(href)").getall() if own else [])
+        if href.startswith(("http://", "https://"))
+    ]
+    if links:
+        extras["links"] = list(dict.fromkeys(links))
     meta_text = " ".join(msg.css(".tgme_widget_message_meta ::text").getall()).lower()
     extras["edited"] = "edited" in meta_text
     author = msg.css(".tgme_widget_message_from_author")

@@ -772,6 +772,25 @@ class Store:
             rows = [p for p, _ in pairs]
             return self._to_posts(session, rows, {p.id: s for p, s in pairs})
 
+    def iter_flagged(self, *, batch_size: int = 1000) -> Iterator[Post]:
+        """Every post its current score flags, in id order, one short read per batch."""
+        last = 0
+        while True:
+            query = (
+                select(PostRow, Score)
+                .join(Score, Score.post_id == PostRow.id)
+                .where(Score.is_current, Score.flagged.is_(True), PostRow.id > last)
+                .order_by(PostRow.id)
+                .limit(batch_size)
+            )
+            with self._session() as session:
+                pairs = session.execute(query).all()
+                batch = self._to_posts(session, [p for p, _ in pairs], {p.id: s for p, s in pairs})
+            if not batch:
+                return
+            yield from batch
+            last = int(batch[-1].id)  # type: ignore[arg-type]
+
     def search(self, query: str, *, limit: int = 50) -> list[Post]:
         """Posts containing every word of ``query`` (whole words, any case), newest first.
 
