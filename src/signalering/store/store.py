@@ -776,20 +776,27 @@ class Store:
         """Every post its current score flags, in id order, one short read per batch."""
         last = 0
         while True:
+            # Keyset over the current scores' post ids (their partial unique index), so
+            # each batch is one index range, not a scan of every flagged score.
             query = (
-                select(PostRow, Score)
-                .join(Score, Score.post_id == PostRow.id)
-                .where(Score.is_current, Score.flagged.is_(True), PostRow.id > last)
-                .order_by(PostRow.id)
+                select(Score)
+                .where(Score.is_current, Score.post_id > last)
+                .order_by(Score.post_id)
                 .limit(batch_size)
             )
             with self._session() as session:
-                pairs = session.execute(query).all()
-                batch = self._to_posts(session, [p for p, _ in pairs], {p.id: s for p, s in pairs})
-            if not batch:
-                return
+                scores = list(session.scalars(query))
+                if not scores:
+                    return
+                last = scores[-1].post_id
+                flagged = {s.post_id: s for s in scores if s.flagged}
+                rows = list(
+                    session.scalars(
+                        select(PostRow).where(PostRow.id.in_(flagged)).order_by(PostRow.id)
+                    )
+                )
+                batch = self._to_posts(session, rows, flagged)
             yield from batch
-            last = int(batch[-1].id)  # type: ignore[arg-type]
 
     def search(self, query: str, *, limit: int = 50) -> list[Post]:
         """Posts containing every word of ``query`` (whole words, any case), newest first.
