@@ -822,8 +822,13 @@ def sources_suggest(
     from .discover import suggest_sources
 
     settings = state.settings()
+    path = sources or settings.crawl.sources
+    if path is None and not state.quiet:
+        err_console.print(
+            "no sources file (--sources or crawl.sources): known sources not left out"
+        )
     with _open_store(settings) as store:
-        found = suggest_sources(store, sources or settings.crawl.sources, limit=limit)
+        found = suggest_sources(store, path, limit=limit)
     for c in found:
         if as_json:
             typer.echo(json.dumps(c.to_dict(), ensure_ascii=False))

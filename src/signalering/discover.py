@@ -213,8 +213,10 @@ def known_sources(sources_file: str | Path | None) -> _Known:
 def _own(post: Post, link: _Link) -> bool:
     """Whether ``link`` points back at the post's own channel or site."""
     if link.kind == "telegram":
-        channel = str((post.extras or {}).get("channel") or "").lower()
-        return link.key in {channel, _channel_of(urlsplit(post.url or "").path)}
+        own = {str((post.extras or {}).get("channel") or "").lower()}
+        if post.kind == "telegram" or _host(post.url or "") in TELEGRAM_HOSTS:
+            own.add(_channel_of(urlsplit(post.url or "").path) or "")
+        return link.key in own
     return link.kind == "web" and link.key == _host(post.url or "")
 
 
