@@ -6,9 +6,12 @@ import logging
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+import yaml
 from dateutil import parser as dateparser
 from parsel import Selector, SelectorList
 
@@ -18,6 +21,8 @@ logger = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 50_000
 _BLOCK = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "article"}
 _SKIP = {"script", "style", "noscript", "template", "svg", "head"}
+# RFC 822 / 2822 dates (RSS pubDate): "[Tue, ]02 Jun 2010 23:01[:00] +0000".
+_RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d\d")
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|sid|phpsessid|sessionid|jsessionid)$")
 
 
@@ -111,8 +116,13 @@ def extract_value(node: Selector | SelectorList, spec: str | None) -> str | None
     return value or None
 
 
-def parse_date(value: str | None, *, tz: str = "UTC", fmt: str | None = None) -> str | None:
-    """Parse a date as shown on a page into ISO 8601 with zone; None when unparseable."""
+def parse_date(
+    value: str | None, *, tz: str = "UTC", fmt: str | None = None, dayfirst: bool | None = None
+) -> str | None:
+    """Parse a date as shown on a page into ISO 8601 with zone; None when unparseable.
+
+    ``dayfirst`` reads 06-10-2016 as 6 October (the default unless the date starts with
+    a year); a US-style forum passes False."""
     if not value:
         return None
     value = value.strip()
@@ -121,18 +131,41 @@ def parse_date(value: str | None, *, tz: str = "UTC", fmt: str | None = None) ->
         if fmt:
             parsed = datetime.strptime(value, fmt)
         else:
-            try:
-                parsed = parsedate_to_datetime(value)  # RFC 822 (RSS)
-            except (TypeError, ValueError, IndexError):
-                parsed = dateparser.parse(value, dayfirst=not re.match(r"^\d{4}", value))
+            parsed = None
+            if _RFC822.match(value):  # RSS; the email parser would ignore a forum's "pm"
+                try:
+                    parsed = parsedate_to_datetime(value)
+                except (TypeError, ValueError, IndexError):
+                    parsed = None
+            if parsed is None:
+                if dayfirst is None:
+                    dayfirst = not re.match(r"^\d{4}", value)
+                parsed = dateparser.parse(value, dayfirst=dayfirst)
     except (ValueError, OverflowError, dateparser.ParserError):
-        logger.debug("unparseable date %r", value)
-        return None
+        english = _english_months(value)
+        if english == value:
+            logger.debug("unparseable date %r", value)
+            return None
+        return parse_date(english, tz=tz, fmt=fmt, dayfirst=dayfirst)
     if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(tz))
     return parsed.isoformat()
+
+
+@cache
+def _month_names() -> dict[str, str]:
+    path = Path(__file__).with_name("month_names.yaml")
+    return {str(k).lower(): str(v) for k, v in yaml.safe_load(path.read_text("utf-8")).items()}
+
+
+def _english_months(value: str) -> str:
+    """Month and weekday names of other languages (``spiders/month_names.yaml``) in English."""
+    names = _month_names()
+    return re.sub(
+        r"[^\W\d_]+\.?", lambda m: names.get(m.group(0).rstrip(".").lower(), m.group(0)), value
+    )
 
 
 def canonicalize(url: str, allowlist: list[str] | None = None) -> str:

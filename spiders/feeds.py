@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +30,45 @@ def _first(node: Selector, *xpaths: str) -> str | None:
     return None
 
 
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
+
+
+def feed_text(response: Response) -> str:
+    """The feed decoded as XML says: its declaration, else a BOM, else UTF-8 when the
+    bytes are UTF-8, else the HTTP charset, else Windows-1252 (a superset of ISO-8859-1,
+    which old feeds without a declaration use, e.g. "\xdaltimas Not\xedcias")."""
+    body = response.body
+    declared = _XML_ENCODING.match(body[:200])
+    candidates = [declared.group(1).decode("ascii")] if declared else []
+    if body.startswith(codecs.BOM_UTF8):
+        return body[3:].decode("utf-8", "replace")
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return body.decode("utf-16", "replace")
+    candidates.append("utf-8")
+    header = (response.headers.get("Content-Type") or b"").decode("latin-1")
+    if (charset := re.search(r"charset=([\w.:-]+)", header)) is not None:
+        candidates.append(charset.group(1))
+    for encoding in candidates:
+        try:
+            return body.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("cp1252", "replace")
+
+
+def _markup(node: Selector, *names: str) -> str | None:
+    """An entry's text element as HTML: its CDATA/escaped text, or, when a feed puts raw
+    HTML elements inside (reddit's ``<description><table>``), those elements."""
+    for name in names:
+        found = node.xpath(name)
+        if not found:
+            continue
+        inner = "".join(found[0].xpath("node()").getall()).strip()
+        if inner:
+            return inner
+    return None
+
+
 def _html_text(fragment: str | None) -> str:
     if not fragment:
         return ""
@@ -43,7 +84,7 @@ class FeedSpider(SourceSpider):
     kind = "feed"
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        sel = Selector(text=response.text, type="xml")
+        sel = Selector(text=feed_text(response), type="xml")
         sel.remove_namespaces()
         entries = sel.xpath("//item | //entry")
         if not entries:
@@ -61,15 +102,15 @@ class FeedSpider(SourceSpider):
             )
             info = {
                 "entry_id": _first(entry, "guid/text()", "id/text()") or link,
-                "entry_title": _first(entry, "title/text()"),
+                "entry_title": _html_text(_markup(entry, "title")) or None,
                 "entry_date": _first(
                     entry, "pubDate/text()", "published/text()", "updated/text()", "date/text()"
                 ),
                 "entry_author": _first(
                     entry, "author/name/text()", "creator/text()", "author/text()"
                 ),
-                "entry_summary": _first(entry, "encoded/text()", "content/text()")
-                or _first(entry, "description/text()", "summary/text()"),
+                "entry_summary": _markup(entry, "encoded", "content")
+                or _markup(entry, "description", "summary"),
             }
             if link:
                 link = response.urljoin(link)

@@ -13,6 +13,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from spiders.base import SourceSpider
+from spiders.engines import Engine, detect_engine, layout_for, load_engines, read_posts
 from spiders.extract import canonicalize, extract_value, node_text, parse_date, select
 from spiders.items import PostItem
 from spiders.sources import ItemRule
@@ -99,8 +100,41 @@ def _generic_post(spider: SourceSpider, response: Response, page_url: str) -> Po
     )
 
 
+def engine_posts(
+    spider: SourceSpider, response: TextResponse, engine: Engine
+) -> list[PostItem] | None:
+    """The posts of a forum topic page read with an engine preset; None when none of the
+    engine's layouts fits the page (a board index, a member page)."""
+    layout = layout_for(response.selector, engine)
+    if layout is None:
+        return None
+    source = spider.source
+    page_url = _canonical_page(response, source.query_allowlist)
+    items = []
+    for index, post in enumerate(read_posts(response.selector, layout)):
+        post_id = post.post_id or str(index)
+        items.append(
+            spider.post(
+                response,
+                url=f"{page_url}#{post_id}",
+                post_id=post_id,
+                text=post.text,
+                author=post.author,
+                posted_at=parse_date(post.date, tz=source.timezone, dayfirst=layout.dayfirst),
+                extras={
+                    "title": post.title,
+                    "quotes": post.quotes,
+                    "engine": f"{engine.name}/{layout.name}",
+                },
+            )
+        )
+    return items
+
+
 class ListingSpider(SourceSpider):
-    """Follows a source's link rules and pagination, extracting posts with its selectors.
+    """Follows a source's link rules and pagination, extracting posts with its selectors,
+    or with a forum engine preset (``engine:``, or detected when the source gives no
+    ``item`` selectors).
 
     The first page a selector applies to is checked: a selector that matches nothing is
     reported (log warning and ``signalering/selector_misses`` in the stats)."""
@@ -126,6 +160,50 @@ class ListingSpider(SourceSpider):
         )
         self.checked_items = False
         self.checked_pagination = False
+        # Engine presets: when the source names one, or gives no selectors at all.
+        self.use_engine = src.engine is not None or src.item is None
+        self.engine: Engine | None = load_engines()[src.engine] if src.engine else None
+        self.pagination = src.pagination
+        if self.engine is not None:
+            self._adopt(self.engine)
+
+    def _adopt(self, engine: Engine) -> None:
+        """Take the engine's follow rules and pagination where the source gives none."""
+        self.engine = engine
+        if not self.source.follow:
+            self.extractors = [
+                LinkExtractor(
+                    allow=rule.allow, deny=rule.deny, restrict_css=rule.restrict_css or ()
+                )
+                for rule in engine.follow
+            ]
+        self.pagination = self.source.pagination or engine.pagination
+
+    def _detect(self, response: TextResponse) -> None:
+        found = detect_engine(response.selector)
+        if found is None:
+            logger.warning(
+                "source %s: no forum engine preset (phpbb, vbulletin, xenforo, smf) fits %s "
+                "— set `engine:` or give `item:` selectors in sources.yaml",
+                self.source.name,
+                response.url,
+            )
+            misses = self.crawler.stats.get_value("signalering/selector_misses") or []
+            self.crawler.stats.set_value(
+                "signalering/selector_misses", [*misses, "engine: not detected"]
+            )
+            self.use_engine = False  # report once; nothing to read without selectors
+            return
+        name, layout = found
+        logger.info(
+            "source %s: detected forum engine %s (layout %s) on %s",
+            self.source.name,
+            name,
+            layout,
+            response.url,
+        )
+        self.crawler.stats.set_value("signalering/engine", f"{name}/{layout}")
+        self._adopt(load_engines()[name])
 
     def _report_miss(self, what: str, spec: str, url: str) -> None:
         logger.warning(
@@ -158,7 +236,14 @@ class ListingSpider(SourceSpider):
         if not isinstance(response, TextResponse):
             return
         rule = self.source.item
-        if rule and (self.item_pattern is None or self.item_pattern.search(response.url)):
+        if self.use_engine and self.engine is None:
+            self._detect(response)
+        if self.use_engine and self.engine is not None:
+            posts = engine_posts(self, response, self.engine)
+            if posts is not None:
+                self.item_pages.add(_canonical_page(response, self.source.query_allowlist))
+                yield from posts
+        elif rule and (self.item_pattern is None or self.item_pattern.search(response.url)):
             if not self.checked_items:
                 self._check_selectors(response)
             posts = page_posts(self, response, rule)
@@ -167,14 +252,16 @@ class ListingSpider(SourceSpider):
         for extractor in self.extractors:
             for link in extractor.extract_links(response):
                 yield scrapy.Request(link.url, callback=self.parse)
-        if self.source.pagination:
-            hrefs = [h for h in select(response, self.source.pagination).getall() if h.strip()]
+        if self.pagination:
+            hrefs = [h for h in select(response, self.pagination).getall() if h.strip()]
             hrefs = [
                 Selector(text=h).xpath("string(//a/@href)").get() or h if h.startswith("<") else h
                 for h in hrefs
             ]
-            if not hrefs and not self.checked_pagination and response.meta.get("hops", 0) == 0:
-                self._report_miss("pagination", self.source.pagination, response.url)
+            # A preset's pagination may rightly be absent (a one-page topic).
+            first_page = not self.checked_pagination and response.meta.get("hops", 0) == 0
+            if not hrefs and first_page and self.source.pagination:
+                self._report_miss("pagination", self.pagination, response.url)
             self.checked_pagination = True
             for href in hrefs:
                 yield scrapy.Request(
@@ -182,4 +269,4 @@ class ListingSpider(SourceSpider):
                 )
 
 
-__all__ = ["ListingSpider", "page_posts", "node_text"]
+__all__ = ["ListingSpider", "engine_posts", "page_posts", "node_text"]

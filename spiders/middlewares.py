@@ -42,7 +42,10 @@ class CrawlGuardMiddleware:
         if request.url.endswith("robots.txt") or source is None:
             return request
         url = canonicalize(request.url, source.query_allowlist)
-        if urlsplit(url).path.lower().endswith(_BINARY_SUFFIXES):
+        # A start URL is fetched whatever its suffix: feeds are often ``feed.rss``, which
+        # Scrapy lists among the binary extensions.
+        is_start = request.url in source.start_urls or url in source.start_urls
+        if not is_start and urlsplit(url).path.lower().endswith(_BINARY_SUFFIXES):
             self.stats.inc_value("signalering/skipped_binary_link")
             return None
         if depth > source.max_depth:

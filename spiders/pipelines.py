@@ -19,6 +19,29 @@ from spiders.journal import batch_saved
 logger = logging.getLogger(__name__)
 
 
+# Markup drift: a site changed its markup and the spider quietly reads empty texts.
+DRIFT_MIN_POSTS = 5  # below this, a few photo-only posts are no signal
+DRIFT_EMPTY_SHARE = 0.5  # more than half the posts without text
+
+
+def drift_warnings(stats: dict[str, Any]) -> list[str]:
+    """The markup-drift findings in one crawl's stats (empty when none)."""
+    found = []
+    seen = stats.get("signalering/posts_seen", 0)
+    empty = stats.get("signalering/posts_without_text", 0)
+    if seen >= DRIFT_MIN_POSTS and empty > seen * DRIFT_EMPTY_SHARE:
+        found.append(
+            f"markup drift: {empty} of {seen} posts have no text — the page markup may have changed"
+        )
+    before = stats.get("signalering/posts_before")
+    if not seen and before:
+        found.append(
+            f"markup drift: no posts found, the last crawl with posts found {before} — the "
+            "page markup may have changed"
+        )
+    return found
+
+
 def content_hash(text: str) -> str:
     """Same hash as ``signalering.post.Post.content_hash``."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -28,27 +51,46 @@ class DedupPipeline:
     """Drop a post already yielded in this crawl: same (source, post_id), or the same
     canonical URL with the same text (one page reached through two URLs)."""
 
-    def __init__(self, stats: Any) -> None:
+    def __init__(self, stats: Any, crawler: Crawler | None = None) -> None:
         self.stats = stats
+        self.crawler = crawler
         self.ids: set[tuple[str, str]] = set()
         self.pages: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
-        return cls(crawler.stats)
+        return cls(crawler.stats, crawler)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, PostItem):
             return item
         self.stats.inc_value("signalering/posts_seen")
+        if not item.text.strip():
+            self.stats.inc_value("signalering/posts_without_text")
         key = (item.source, item.post_id)
-        page = (canonicalize(item.url), content_hash(item.text))
+        # The fragment names a post within a page: two posts of one thread page with the
+        # same text (a forum double post) are two posts, not one page reached twice.
+        fragment = item.url.partition("#")[2]
+        page = (
+            canonicalize(item.url) + (f"#{fragment}" if fragment else ""),
+            content_hash(item.text),
+        )
         if key in self.ids or page in self.pages:
             self.stats.inc_value("signalering/duplicates")
             raise DropItem(f"duplicate post {item.source}/{item.post_id}")
         self.ids.add(key)
         self.pages.add(page)
         return item
+
+    def close_spider(self) -> None:
+        """Report markup drift (this pipeline closes last, after the store's look back)."""
+        warnings = drift_warnings(self.stats.get_stats())
+        spider = self.crawler.spider if self.crawler else None
+        source = getattr(getattr(spider, "source", None), "name", "?")
+        for warning in warnings:
+            logger.warning("source %s: %s", source, warning)
+        if warnings:
+            self.stats.set_value("signalering/drift", warnings)
 
 
 class JsonlPipeline:
@@ -195,6 +237,16 @@ class StorePipeline:
 
     def close_spider(self) -> None:
         self._flush()
+        spider = self.crawler.spider
+        if getattr(spider, "status", "ok") == "ok" and not self.stats.get_value(
+            "signalering/posts_seen"
+        ):
+            # No posts this time: did earlier crawls of the source find some?
+            for run in self.store.runs(source=spider.source.name, limit=20):
+                posts = (run.get("summary") or {}).get("posts") or 0
+                if run["id"] != self.run_id and posts:
+                    self.stats.set_value("signalering/posts_before", posts)
+                    break
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         """Mark removed posts (only after a complete crawl) and close the run with its summary."""

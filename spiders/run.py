@@ -27,6 +27,7 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
 from signalering.errors import SignaleringError, SourceError
+from spiders.pipelines import drift_warnings
 from spiders.sources import Source, load_sources, parse_source
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class CrawlSummary:
     duplicates: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     run_id: int | None = None
 
@@ -64,10 +66,11 @@ class CrawlSummary:
 
     def line(self) -> str:
         """One human line: ``forum: 12 pages, 30 posts (28 new, 2 updated), 0 errors, 3.1 s``."""
+        drift = f", {len(self.drift)} markup drift warning(s)" if self.drift else ""
         return (
             f"{self.source}: {self.status}, {self.pages} pages, {self.posts} posts "
             f"({self.new} new, {self.updated} updated), {self.errors} errors, "
-            f"{self.duration_s:.1f} s"
+            f"{self.duration_s:.1f} s{drift}"
         )
 
 
@@ -109,8 +112,12 @@ def adhoc_source(
     data: dict[str, Any] = {"kind": kind, "start_urls": [url]}
     if kind == "telegram":
         channel = parts.path.removeprefix("/s/").strip("/").split("/")[0]
-        if not parts.path.startswith("/s/") or not channel:
-            raise SourceError(f"{url} is not a channel preview URL — use https://t.me/s/CHANNEL")
+        embed = re.fullmatch(r"/[\w.-]+/\d+/?", parts.path) and "embed=1" in parts.query
+        if not (parts.path.startswith("/s/") or embed) or not channel:
+            raise SourceError(
+                f"{url} is not a channel preview URL — use https://t.me/s/CHANNEL "
+                "(or https://t.me/CHANNEL/ID?embed=1 for one post)"
+            )
         data.update(name=_slug(f"telegram-{channel}"), query_allowlist=["before"], max_pages=1000)
     else:
         data.update(name=_slug(f"{kind}-{parts.netloc}"))
@@ -221,6 +228,7 @@ def summarise(
         duplicates=stats.get("signalering/duplicates", 0),
         skipped=skipped,
         warnings=list(stats.get("signalering/selector_misses", [])),
+        drift=list(stats.get("signalering/drift") or drift_warnings(stats)),
         metadata=dict(stats.get("signalering/source_metadata") or {}),
         run_id=stats.get("signalering/run_id"),
     )

@@ -19,6 +19,7 @@ from signalering.errors import ConfigError, SourceError
 logger = logging.getLogger(__name__)
 
 Kind = Literal["telegram", "listing", "feed", "sitemap"]
+Engine = Literal["phpbb", "vbulletin", "xenforo", "smf"]
 DEFAULT_USER_AGENT = (
     "signalering/0.1 (+https://github.com/signalering/signalering; research crawler)"
 )
@@ -86,6 +87,11 @@ class Source(_Model):
     follow: list[FollowRule] = Field(default_factory=list)
     pagination: str | None = Field(None, description="Selector of the next-page link.")
     item: ItemRule | None = None
+    engine: Engine | None = Field(
+        None,
+        description="listing: a forum engine preset (spiders/engines.yaml); detected from "
+        "the first page when neither `engine` nor `item` is given.",
+    )
     follow_entries: bool = Field(True, description="feed/sitemap: fetch each entry's page.")
     query_allowlist: list[str] | None = Field(
         None, description="Query parameters kept in URLs; others are dropped (trap guard)."
@@ -124,8 +130,8 @@ class Source(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Source:
-        if self.kind == "listing" and self.item is None:
-            raise ValueError("a listing source needs `item` with `fields` selectors")
+        if self.engine is not None and self.kind != "listing":
+            raise ValueError("`engine` applies to listing sources only")
         if not self.allowed_domains:
             self.allowed_domains = sorted({urlsplit(u).hostname or "" for u in self.start_urls})
         return self

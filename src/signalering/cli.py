@@ -614,6 +614,8 @@ def _crawl(
             f"{s.source}: {s.pages} pages, {s.posts} posts ({s.new} new, {s.updated} updated), "
             f"{s.errors} errors, {s.duration_s:.1f}s{status}"
         )
+        for warning in s.drift:
+            out_console.print(f"{s.source}: {warning}")
     if any(s.errors or s.status == "failed" for s in summaries):
         raise typer.Exit(3)
 
@@ -928,6 +930,75 @@ def export_posts(
         text = run_export(store, pks, fmt=fmt, user=_operator())  # type: ignore[arg-type]
     with _open_out(output) as out:
         out.write(text)
+
+
+sources_app = typer.Typer(
+    help="Discover new sources from flagged posts, and add one after review (audited).\n\n"
+    "Example: signalering sources suggest --sources sources.yaml",
+    no_args_is_help=True,
+)
+app.add_typer(sources_app, name="sources")
+SourcesOpt = Annotated[
+    Path | None, typer.Option("--sources", help="sources.yaml (default crawl.sources).")
+]
+
+
+@sources_app.command("suggest")
+def sources_suggest(
+    sources: SourcesOpt = None,
+    limit: Annotated[int, typer.Option(help="How many candidates, best first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List channels, groups and sites flagged posts point to that no source crawls yet.
+
+    Example: signalering sources suggest --sources sources.yaml --limit 10
+    """
+    import json
+
+    from .discover import suggest_sources
+
+    settings = state.settings()
+    path = sources or settings.crawl.sources
+    if path is None and not state.quiet:
+        err_console.print(
+            "no sources file (--sources or crawl.sources): known sources not left out"
+        )
+    with _open_store(settings) as store:
+        found = suggest_sources(store, path, limit=limit)
+    for c in found:
+        if as_json:
+            typer.echo(json.dumps(c.to_dict(), ensure_ascii=False))
+            continue
+        how = ", ".join(f"{k} {v}" for k, v in c.how.items())
+        ids = ", ".join(str(pk) for pk in c.posts[:10]) + (" …" if len(c.posts) > 10 else "")
+        typer.echo(
+            f"{c.key}\t{c.kind}\t{len(c.posts)} flagged post(s) ({ids}), {c.mentions} link(s) ({how})"
+            f"\tP(offer) max {c.max_offer:.2f} mean {c.mean_offer:.2f}"
+            f"\t{c.first_seen or '?'} .. {c.last_seen or '?'}\t{c.url}"
+            + ("" if c.addable else f"\tcannot be added: {c.reason}")
+        )
+    if not found and not state.quiet:
+        err_console.print("no candidate sources: no flagged post points anywhere new")
+
+
+@sources_app.command("add")
+def sources_add(
+    name: Annotated[str, typer.Argument(help="A candidate's key from `sources suggest`.")],
+    sources: SourcesOpt = None,
+) -> None:
+    """Approve a candidate: append it to the sources file for the next crawl (audited).
+
+    Example: signalering sources add some_channel --sources sources.yaml
+    """
+    from .discover import add_source
+
+    settings = state.settings()
+    path = sources or settings.crawl.sources
+    if path is None:
+        raise SignaleringError("no sources file — pass --sources FILE or set crawl.sources")
+    with _open_store(settings) as store:
+        added = add_source(store, path, name, user=_operator())
+    out_console.print(f"source {added.source} ({added.entry['kind']}) added to {path}")
 
 
 @app.command()

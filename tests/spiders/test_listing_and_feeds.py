@@ -159,16 +159,40 @@ def test_unknown_field_in_sources_file_names_file_source_and_field(tmp_path):
     )
 
 
-def test_listing_without_selectors_and_missing_file_are_clear_errors(tmp_path):
+def test_listing_of_name_and_url_is_valid_and_bad_engines_are_clear_errors(tmp_path):
     path = tmp_path / "sources.yaml"
     path.write_text(
         "sources:\n  - name: shop\n    kind: listing\n    start_urls: [http://x.test/]\n",
         encoding="utf-8",
     )
-    with pytest.raises(SourceError, match="source shop: .*needs `item`"):
+    (shop,) = load_sources(path)
+    assert (shop.item, shop.engine) == (None, None)  # the engine is detected when crawled
+    path.write_text(
+        "sources:\n  - name: shop\n    kind: listing\n    engine: phpbb4\n"
+        "    start_urls: [http://x.test/]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SourceError, match="source shop: field `engine`: Input should be"):
+        load_sources(path)
+    path.write_text(
+        "sources:\n  - name: news\n    kind: feed\n    engine: smf\n"
+        "    start_urls: [http://x.test/]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SourceError, match="source news: .*`engine` applies to listing sources"):
         load_sources(path)
     with pytest.raises(ConfigError, match="not found"):
         load_sources(tmp_path / "missing.yaml")
+
+
+def test_site_of_no_known_engine_without_selectors_is_reported(web_site, tmp_path, crawl):
+    base, _ = web_site
+    site = tmp_path / "site.yaml"
+    site.write_text(f"name: ads-plain\nkind: listing\nstart_urls: ['{base}/ads/201.html']\n")
+    result = crawl(["--kind", "listing", "--config", str(site)], tmp_path / "out.jsonl")
+    assert result.summary("ads-plain")["warnings"] == ["engine: not detected"]
+    assert "source ads-plain: no forum engine preset" in result.stderr
+    assert result.posts == []
 
 
 def test_base_url_placeholder_is_filled_in():

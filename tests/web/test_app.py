@@ -348,3 +348,98 @@ def test_queue_text_search_finds_arabic_and_takes_search_syntax_as_text(
     page = client.get("/queue", params={"q": "<script>", "status": "all"})
     main = page.text.split("<main>", 1)[1].split("</main>", 1)[0]
     assert page.status_code == 200 and "<script" not in main and "&lt;script&gt;" in main
+
+
+def test_sources_page_shows_markup_drift_to_analysts_only(
+    client: TestClient, review: Review
+) -> None:
+    store = review.store
+    store.upsert_source("tg-drift", "telegram", "https://t.me/s/drift", {})
+    run = store.start_run("tg-drift")
+    warning = "markup drift: 12 of 12 posts have no text — the page markup may have changed"
+    store.finish_run(run, {"status": "ok", "pages": 1, "posts": 12, "drift": [warning]})
+    login(client, "carla")
+    assert client.get("/sources").status_code == 403
+    client.cookies.clear()
+    login(client, "anna")
+    page = client.get("/sources").text
+    assert 'id="source-tg-drift"' in page and warning in page
+    assert 'class="source-row drift"' in page
+
+
+def test_sources_page_offers_candidates_to_analysts_and_adds_one_with_csrf_and_audit(
+    review: Review, trained_model: Path, tmp_path: Path
+) -> None:
+    from signalering.classify import Classifier
+    from signalering.config import Settings
+    from signalering.pipeline import Stages
+    from signalering.post import Post
+
+    offer = "Boat Libya to Italy leaving Friday, 3000 euro, guaranteed, whatsapp +218 92 000 7777"
+    posts = [
+        Post(
+            text=offer,
+            source="tg-libya",
+            kind="telegram",
+            post_id=str(n),
+            url=f"https://t.me/zuwara_trips/{n}",
+            extras={
+                "channel": "zuwara_trips",
+                "forwarded_from_url": f"https://t.me/sea_bridge/{n}",
+            },
+        )
+        for n in (900, 901)
+    ]
+    posts.append(
+        Post(
+            text=offer + " join https://t.me/joinchat/PrivateGroup77",
+            source="tg-libya",
+            kind="telegram",
+            post_id="902",
+            url="https://t.me/zuwara_trips/902",
+        )
+    )
+    scored = Stages(Classifier.load(trained_model)).process(posts)
+    assert all(p.flagged for p in scored)
+    review.store.save_posts(scored)
+    sources = tmp_path / "sources.yaml"
+    original = "sources:\n  - name: tg-libya\n    kind: telegram\n    start_urls: [https://t.me/s/zuwara_trips]\n"
+    sources.write_text(original, encoding="utf-8")
+    settings = Settings.model_validate(
+        {"paths": {"home": str(tmp_path)}, "crawl": {"sources": str(sources)}}
+    )
+    client = TestClient(create_app(settings, store=review.store))
+
+    login(client, "carla")  # campaign role: neither the page nor the form
+    token = csrf_of(client.get("/campaign").text)
+    assert client.get("/sources").status_code == 403
+    refused = client.post("/sources/add", data={"key": "sea_bridge", "csrf": token})
+    assert refused.status_code == 403
+    client.cookies.clear()
+
+    login(client, "anna")
+    page = client.get("/sources").text
+    assert 'data-key="sea_bridge"' in page and 'name="key" value="sea_bridge"' in page
+    assert 'data-key="t.me/joinchat/PrivateGroup77"' in page
+    assert 'name="key" value="t.me/joinchat/PrivateGroup77"' not in page  # no add form
+    assert "private group" in page
+    forged = client.post("/sources/add", data={"key": "sea_bridge", "csrf": "forged"})
+    assert forged.status_code == 403
+    invite = client.post(
+        "/sources/add", data={"key": "t.me/joinchat/PrivateGroup77", "csrf": csrf_of(page)}
+    )
+    assert invite.status_code == 400 and "private group" in invite.text
+    assert sources.read_text(encoding="utf-8") == original
+
+    done = client.post(
+        "/sources/add",
+        data={"key": "sea_bridge", "csrf": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/sources?added=telegram-sea_bridge"
+    assert "https://t.me/s/sea_bridge" in sources.read_text(encoding="utf-8")
+    (entry,) = [e for e in review.store.audit_log() if e["action"] == "source.add"]
+    assert entry["user"] == "anna" and entry["detail"]["flagged_posts"] == 2
+    after = client.get(done.headers["location"]).text
+    assert 'id="source-added"' in after and 'data-key="sea_bridge"' not in after

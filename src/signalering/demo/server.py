@@ -201,10 +201,11 @@ class _SiteServer(ThreadingHTTPServer):
         log: list[str],
         gate: threading.Event | None = None,
         on_request: Callable[[str], None] | None = None,
+        routes: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(addr, _Handler)
         self.root = root
-        self.routes = _load_routes(root)
+        self.routes = {**_load_routes(root), **(routes or {})}
         self.log = log
         self.gate = gate
         self.on_request = on_request
@@ -220,6 +221,7 @@ def serve_site(
     log: list[str] | None = None,
     gate: threading.Event | None = None,
     on_request: Callable[[str], None] | None = None,
+    routes: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[str]:
     """Serve ``root`` on ``host:port`` (0 = any free port) and yield the base URL.
 
@@ -227,7 +229,9 @@ def serve_site(
     so a test can check what was (and was not) fetched. With ``gate``, every request but
     ``/robots.txt`` waits until the event is set (at most a minute): a test can let
     several crawlers get ready before the site answers any of them. ``on_request`` is
-    called with each path as it is answered (e.g. to record when).
+    called with each path as it is answered (e.g. to record when). ``routes`` adds to (and
+    overrides) ``_routes.yaml``: a read-only folder of saved pages can be served under the
+    URLs they stand for, e.g. ``{"/s/news": {"file": "saved_page.html"}}``.
 
     >>> with serve_site(Path("site")) as base_url:  # doctest: +SKIP
     ...     print(base_url)  # http://127.0.0.1:40123
@@ -237,7 +241,9 @@ def serve_site(
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"site folder {root} does not exist")
-    server = _SiteServer((host, port), root, log if log is not None else [], gate, on_request)
+    server = _SiteServer(
+        (host, port), root, log if log is not None else [], gate, on_request, routes
+    )
     thread = threading.Thread(target=server.serve_forever, name="serve_site", daemon=True)
     thread.start()
     logger.info("serving %s at %s", root, server.base_url)

@@ -624,6 +624,33 @@ class Store:
                 for r in session.scalars(query)
             ]
 
+    def sources_overview(self) -> list[dict]:
+        """Every source with its last finished crawl: status, posts, and any markup drift
+        warnings (``summary["drift"]``), by name."""
+        with self._session() as session:
+            sources = list(session.scalars(select(Source).order_by(Source.name)))
+            out = []
+            for src in sources:
+                run = session.scalars(
+                    select(CrawlRun)
+                    .where(CrawlRun.source == src.name, CrawlRun.finished_at.is_not(None))
+                    .order_by(CrawlRun.id.desc())
+                    .limit(1)
+                ).first()
+                summary = (run.summary or {}) if run else {}
+                out.append(
+                    {
+                        "name": src.name,
+                        "kind": src.kind,
+                        "url": src.url,
+                        "last_crawled": _iso(src.last_crawled),
+                        "status": run.status if run else None,
+                        "posts": summary.get("posts"),
+                        "drift": list(summary.get("drift") or []),
+                    }
+                )
+            return out
+
     # -- reading -----------------------------------------------------------
 
     def _to_posts(
@@ -744,6 +771,32 @@ class Store:
             pairs = session.execute(query).all()
             rows = [p for p, _ in pairs]
             return self._to_posts(session, rows, {p.id: s for p, s in pairs})
+
+    def iter_flagged(self, *, batch_size: int = 1000) -> Iterator[Post]:
+        """Every post its current score flags, in id order, one short read per batch."""
+        last = 0
+        while True:
+            # Keyset over the current scores' post ids (their partial unique index), so
+            # each batch is one index range, not a scan of every flagged score.
+            query = (
+                select(Score)
+                .where(Score.is_current, Score.post_id > last)
+                .order_by(Score.post_id)
+                .limit(batch_size)
+            )
+            with self._session() as session:
+                scores = list(session.scalars(query))
+                if not scores:
+                    return
+                last = scores[-1].post_id
+                flagged = {s.post_id: s for s in scores if s.flagged}
+                rows = list(
+                    session.scalars(
+                        select(PostRow).where(PostRow.id.in_(flagged)).order_by(PostRow.id)
+                    )
+                )
+                batch = self._to_posts(session, rows, flagged)
+            yield from batch
 
     def search(self, query: str, *, limit: int = 50) -> list[Post]:
         """Posts containing every word of ``query`` (whole words, any case), newest first.

@@ -1,4 +1,4 @@
-"""The HTML pages: login, queue, post, decisions, audit log, campaign overview, export."""
+"""The HTML pages: login, queue, post, decisions, sources, audit log, campaign overview, export."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from signalering import accounts
+from signalering import accounts, discover
+from signalering.errors import InputError, SignaleringError
 from signalering.link.network import post_links
 from signalering.store.models import DECISION_ACTIONS
 from signalering.web import review
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 LABELS = ("offer", "request", "warning", "unrelated")
+CANDIDATES_SHOWN = 50
 
 
 def _local(path: str | None) -> str:
@@ -208,6 +210,49 @@ def network_page(request: Request, network_id: str, session=Analyst) -> Response
         raise HTTPException(status_code=404, detail="no such network")
     store.audit(session.account.name, "view.contacts", f"network:{network_id}")
     return HTMLResponse(render("network.html", **base_context(request, session), net=found))
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, session=Analyst, added: str | None = None) -> Response:  # noqa: B008
+    """The crawled sources, their last crawl, markup drift warnings, and candidate sources
+    that flagged posts point to (analysts and admins only, like the whole page)."""
+    store = store_of(request)
+    sources_file = request.app.state.settings.crawl.sources
+    try:
+        candidates = discover.suggest_sources(store, sources_file, limit=CANDIDATES_SHOWN)
+        problem = None
+    except SignaleringError as exc:  # a broken sources file must not hide the page
+        candidates, problem = [], str(exc)
+    return HTMLResponse(
+        render(
+            "sources.html",
+            **base_context(request, session),
+            sources=store.sources_overview(),
+            candidates=candidates,
+            sources_file=sources_file,
+            problem=problem,
+            added=added,
+        )
+    )
+
+
+@router.post("/sources/add")
+def add_candidate(
+    request: Request,
+    session=Analyst,  # noqa: B008
+    key: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Approve one candidate: it joins the sources file (audited by ``add_source``)."""
+    check_csrf(session, csrf)
+    sources_file = request.app.state.settings.crawl.sources
+    if sources_file is None:
+        raise InputError("no sources file is configured — set crawl.sources to add sources")
+    try:
+        added = discover.add_source(store_of(request), sources_file, key, user=session.account.name)
+    except SignaleringError as exc:
+        raise InputError(str(exc)) from None
+    return RedirectResponse("/sources?" + urlencode({"added": added.source}), status_code=303)
 
 
 @router.get("/audit", response_class=HTMLResponse)
