@@ -152,3 +152,35 @@ def test_coverage_is_remembered_by_content_and_bounded(monkeypatch: pytest.Monke
     fresh = USEEncoder(threads=1)
     fresh.coverage(texts)
     assert len(fresh._coverage) == 3
+
+
+def test_the_file_cache_keeps_coverage_so_a_new_process_need_not_tokenize(tmp_path) -> None:
+    from signalering.embed import FileEmbeddingCache, USEEncoder, low_coverage
+
+    texts = _tigrinya(3) + ["Boat to Lampedusa tonight, 3500 euro per person"]
+    first = USEEncoder(threads=1)
+    vectors = FileEmbeddingCache(tmp_path).encode(texts, first)
+    measured = first.coverage(texts)
+    # A later process whose encoder cannot tokenize: only the file can tell what it reads.
+    later = USEEncoder(threads=1)
+    later._model = _OtherUSE(later._model, None)
+    assert np.array_equal(FileEmbeddingCache(tmp_path).encode(texts, later), vectors)
+    assert np.array_equal(later.coverage(texts), measured)
+    assert low_coverage(texts, later).tolist() == [True, True, True, False]
+
+
+def test_a_cache_file_written_before_coverage_was_kept_gains_it_once(tmp_path) -> None:
+    from signalering.embed import FileEmbeddingCache, USEEncoder
+
+    texts = _tigrinya(2) + ["Bakery opens at seven on Sundays"]
+    cache = FileEmbeddingCache(tmp_path)
+    cache.encode(texts, USEEncoder(threads=1))
+    path = cache.path("use-m3")
+    with np.load(path) as data:
+        old = {k: data[k] for k in ("encoder", "hashes", "vectors")}
+    np.savez(path, **old)  # as an older signalering wrote it: vectors only
+    encoder = USEEncoder(threads=1)
+    FileEmbeddingCache(tmp_path).encode(texts, encoder)
+    with np.load(path) as data:
+        assert np.array_equal(data["vectors"], old["vectors"])
+        assert np.allclose(data["coverage"], encoder.coverage(texts))
