@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -223,3 +225,35 @@ def test_an_old_format_model_is_one_line_from_the_cli(model: Classifier, tmp_pat
     assert result.returncode == 2
     err = result.stderr.decode().strip()
     assert len(err.splitlines()) == 1 and "signalering train" in err, err
+
+
+_TRUSTED_NAMES = (
+    "from skops.io import _trusted_types as t; "
+    "names = {k: getattr(t, k) for k in dir(t) if k.endswith('_NAMES')}; "
+)
+
+
+def test_loading_a_model_leaves_torch_unimported_and_skops_trusting_the_same(
+    trained_model: Path,
+) -> None:
+    # skops' trusted-type list imports every scikit-learn package, one of which imports
+    # torch (seconds of a classify start); the load hides torch, which must not change
+    # what skops trusts, and torch must still import afterwards.
+    hidden = (
+        "import json, sys; from signalering.classify import Classifier; "
+        f"Classifier.load({str(trained_model)!r}); "
+        + _TRUSTED_NAMES
+        + "had = 'torch' in sys.modules; "
+        "import torch; print(json.dumps([had, torch.ones(2).sum().item(), names]))"
+    )
+    plain = "import json, torch; " + _TRUSTED_NAMES + "print(json.dumps(names))"
+    run = [sys.executable, "-c"]
+    had_torch, two, names = json.loads(
+        subprocess.run([*run, hidden], capture_output=True, check=True, timeout=300).stdout
+    )
+    with_torch = json.loads(
+        subprocess.run([*run, plain], capture_output=True, check=True, timeout=300).stdout
+    )
+    assert (had_torch, two) == (False, 2.0)
+    assert names == with_torch
+    assert len(names["SKLEARN_ESTIMATOR_TYPE_NAMES"]) > 100

