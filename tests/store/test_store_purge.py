@@ -71,7 +71,7 @@ def _fill(store: Store) -> tuple[int, int, int]:
     old, new, third = (p.id for p in store.iter_posts())
     hashes = {p.id: p.content_hash for p in store.iter_posts()}
     with store._session(write=True) as session:
-        for pk, h in hashes.items():
+        for h in hashes.values():
             session.add(EmbeddingRow(content_hash=h, encoder="e", dim=1, vector=b"\0\0\0\0"))
         old_version = store.versions(int(old))[0]["content_hash"]
         session.add(EmbeddingRow(content_hash=old_version, encoder="e", dim=1, vector=b"\0" * 4))
@@ -212,9 +212,7 @@ def test_purge_needs_one_period(store: Store) -> None:
 
 
 def _raw(path: Path) -> bytes:
-    return b"".join(
-        p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file()
-    )
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
 
 
 def test_purged_text_and_phone_are_nowhere_in_the_sqlite_files(tmp_path: Path) -> None:
