@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -318,3 +319,60 @@ def test_a_sitemap_with_a_bad_location_skips_it_and_reads_the_rest(loc: str) -> 
         _spider(SitemapSpider).parse_sitemap(_r(Response, f"{HOST}/s.xml", body.encode()))
     )
     assert [r.url for r in requests] == [f"{HOST}/ok"]
+
+
+# -- real pages, damaged ---------------------------------------------------------------
+# Saved third-party pages (../shared/fixtures, read where they lie) with markup pieces
+# inserted and spans cut out: a page that changed, was truncated or was tampered with.
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+REAL_PAGES = sorted(
+    p.relative_to(FIXTURES).as_posix()
+    for p in FIXTURES.glob("real-*/*")
+    if p.suffix in (".html", ".rss", ".atom")
+)
+_PAGE_BYTES: dict[str, bytes] = {}
+
+
+def _page(name: str) -> bytes:
+    if name not in _PAGE_BYTES:
+        _PAGE_BYTES[name] = (FIXTURES / name).read_bytes()
+    return _PAGE_BYTES[name]
+
+
+edits = st.lists(
+    st.tuples(
+        st.floats(0, 1),
+        st.one_of(
+            markup_piece.map(lambda s: s.encode("utf-8", "surrogatepass")), st.binary(max_size=8)
+        ),
+        st.integers(0, 2_000),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _damage(body: bytes, changes: list[tuple[float, bytes, int]]) -> bytes:
+    for where, insert, cut in changes:
+        at = int(where * len(body))
+        body = body[:at] + insert + body[at + cut :]
+    return body
+
+
+def test_the_real_pages_are_there() -> None:
+    assert len(REAL_PAGES) >= 20, f"fixtures missing under {FIXTURES}"
+
+
+@given(st.sampled_from(REAL_PAGES), edits)
+def test_every_parser_survives_a_damaged_real_page(name: str, changes: list) -> None:
+    body = _damage(_page(name), changes)
+    if name.endswith((".rss", ".atom")):
+        for follow in (True, False):
+            _items(_spider(FeedSpider, follow_entries=follow), _r(Response, f"{HOST}/f", body))
+    elif name.startswith("real-telegram/"):
+        spider = _spider(TelegramSpider, start_urls=[f"{HOST}/s/chan"])
+        _items(spider, _r(HtmlResponse, f"{HOST}/s/chan", body))
+        _items(spider, _r(HtmlResponse, f"{HOST}/chan/1?embed=1", body))
+    else:
+        for engine in (None, "phpbb", "vbulletin", "xenforo", "smf"):
+            _items(_spider(ListingSpider, engine=engine), _r(HtmlResponse, f"{HOST}/t", body))
