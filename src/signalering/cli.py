@@ -674,9 +674,12 @@ def crawl(
             distributed=distributed,
             run_key=run_key,
         )
-    finally:
+    except typer.Exit:  # the crawl ran, with errors in some source: retention still applies
         if output is None:
             _scheduled_purge(settings, "job:crawl")
+        raise
+    if output is None:
+        _scheduled_purge(settings, "job:crawl")
 
 
 @app.command()
@@ -707,8 +710,10 @@ def run(
     if input is None:
         try:
             _crawl(settings, sources or settings.crawl.sources, source, output=None, score=True)
-        finally:
+        except typer.Exit:  # the crawl ran, with errors in some source: retention still applies
             _scheduled_purge(settings, "job:run")
+            raise
+        _scheduled_purge(settings, "job:run")
         return
     store = Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key())
     stages = Stages.load(settings, store=store)  # confirmed offers join the exemplar bank
