@@ -249,3 +249,14 @@ def test_postgres_vacuums_the_purged_tables(postgres_url: str) -> None:
             ).scalar()
     assert vacuumed == dict.fromkeys(("posts", "post_versions", "entities", "embeddings"), True)
     assert dead == 0
+
+
+def test_a_hold_placed_while_a_purge_runs_keeps_the_post(store: Store) -> None:
+    from signalering.store.retention import _purge_chunk
+
+    old, new, _third = _fill(store)
+    # The purge chose its posts; then an analyst puts one on hold before its chunk is deleted.
+    place_hold(store, old, "anna")
+    with store._session(write=True) as session:
+        assert _purge_chunk(session, [old, new]) == ([new], 1)
+    assert store.get(old) is not None and store.get(new) is None

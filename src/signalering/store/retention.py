@@ -18,7 +18,7 @@ PurgeReport(before=..., posts=12, held=1, decisions=3, dry_run=True)
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -226,11 +226,19 @@ def purge(
     if dry_run:
         return report
     purged: set[int] = set()
+    decisions = 0
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
         with store._session(write=True) as session:
-            _purge_chunk(session, chunk)
-        purged.update(chunk)
+            done, kept = _purge_chunk(session, ids[start : start + _CHUNK])
+        purged.update(done)
+        decisions += kept
+    if len(purged) != len(ids):  # holds placed (or posts deleted) while the purge ran
+        spared = [pk for pk in ids if pk not in purged]
+        with store._session() as session:
+            for start in range(0, len(spared), _CHUNK):
+                chunk = spared[start : start + _CHUNK]
+                held += session.scalar(select(func.count()).where(Hold.post_id.in_(chunk))) or 0
+    report = replace(report, posts=len(purged), held=int(held), decisions=decisions)
     if purged:
         _refresh_networks(store, purged)
     with store._session(write=True) as session:
@@ -248,8 +256,19 @@ def purge(
     return report
 
 
-def _purge_chunk(session: Session, chunk: list[int]) -> None:
-    """Delete posts ``chunk`` with every row derived from them, in one transaction."""
+def _purge_chunk(session: Session, chunk: list[int]) -> tuple[list[int], int]:
+    """Delete posts ``chunk`` with every row derived from them, in one transaction, except
+    those put on hold meanwhile; returns the ids deleted and how many decisions were kept."""
+    # Lock the posts first (SQLite: the write lock is already held): a hold being placed
+    # on one of them waits for this transaction or is seen by the next statement.
+    locked = select(PostRow.id).where(PostRow.id.in_(chunk))
+    if session.get_bind().dialect.name == "postgresql":
+        locked = locked.with_for_update()
+    present = set(session.scalars(locked))
+    held = set(session.scalars(select(Hold.post_id).where(Hold.post_id.in_(chunk))))
+    chunk = [pk for pk in chunk if pk in present and pk not in held]
+    if not chunk:
+        return [], 0
     hashes = set(session.scalars(select(PostRow.content_hash).where(PostRow.id.in_(chunk))))
     hashes.update(
         session.scalars(select(PostVersion.content_hash).where(PostVersion.post_id.in_(chunk)))
@@ -288,6 +307,7 @@ def _purge_chunk(session: Session, chunk: list[int]) -> None:
         gone = sorted(hashes - still)
         if gone:
             session.execute(delete(EmbeddingRow).where(EmbeddingRow.content_hash.in_(gone)))
+    return chunk, len(kept)
 
 
 def _refresh_networks(store: Store, purged: set[int]) -> None:
