@@ -75,3 +75,36 @@ def test_every_price_is_a_finite_positive_amount_with_a_currency_code(text: str)
         assert amount is None or (math.isfinite(amount) and amount >= 0), price
         currency = price.get("currency")
         assert currency is None or (len(currency) == 3 and currency.isupper()), price
+
+
+REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+FORMATS = (
+    phonenumbers.PhoneNumberFormat.E164,
+    phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+)
+
+
+@given(st.sampled_from(REGIONS), st.sampled_from(FORMATS), st.sampled_from(["", "-", ".", "  "]))
+# Found by this test: "+298-21-12-34" was read as the date 2034-12-21, and no phone.
+@example("FO", phonenumbers.PhoneNumberFormat.INTERNATIONAL, "-")
+def test_a_mobile_number_written_out_is_found_as_its_e164(region: str, fmt: int, sep: str) -> None:
+    number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if number is None:
+        return
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    written = phonenumbers.format_number(number, fmt)
+    if sep:
+        written = written.replace(" ", sep)
+    found = extract(f"Boat leaves Friday, WhatsApp {written} for the price")["phones"]
+    assert e164 in [p["value"] for p in found], (written, found)
+
+
+@given(st.from_regex(r"[a-z][a-z0-9_]{4,30}[a-z0-9]", fullmatch=True))
+@example("a00h00")  # found by this test: "00h00" inside the handle was taken for a time
+@example("da0010")  # found by this test: "da0010" was 10 Algerian dinars, not a handle
+@example("ab21_12_2024")
+@example("x12_05_2024")
+def test_a_telegram_handle_written_out_is_found_as_itself(name: str) -> None:
+    for written in (f"@{name}", f"t.me/{name}", f"https://t.me/{name}"):
+        found = extract(f"Contact {written} for the crossing")["handles"]
+        assert name in [h["value"].lower() for h in found], (written, found)
