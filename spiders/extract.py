@@ -196,14 +196,19 @@ def canonicalize(url: str, allowlist: list[str] | None = None) -> str:
 
 
 def join_url(base: str, link: str | None) -> str | None:
-    """``link`` made absolute against ``base``; None when there is none or urllib refuses it
-    (``http://[::1``, ``http://host:99999/``), so a caller falls back instead of failing."""
+    """``link`` made absolute against ``base``; None when there is none, it is no http(s)
+    URL with a host, or urllib refuses it (``http://[::1``, ``http://host:99999/``), so a
+    caller falls back instead of failing."""
     if not link:
         return None
     try:
-        joined = urljoin(base, link)
-        urlsplit(joined).port  # noqa: B018  (raises for a port out of range)
+        joined = urljoin(base, link.strip())
+        parts = urlsplit(joined)
+        parts.port  # noqa: B018  (raises for a port out of range)
     except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        # Nothing to fetch or link to: "mailto:", "javascript:", "A:", "http://".
         logger.debug("unusable link %r on %s", link, base)
         return None
     return joined
