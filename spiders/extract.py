@@ -141,7 +141,9 @@ def parse_date(
                 if dayfirst is None:
                     dayfirst = not re.match(r"^\d{4}", value)
                 parsed = dateparser.parse(value, dayfirst=dayfirst)
-    except (ValueError, OverflowError, dateparser.ParserError):
+    # ArithmeticError: OverflowError, and decimal.InvalidOperation that dateutil raises
+    # for a 30-digit "minute" on a damaged page.
+    except (ValueError, ArithmeticError, dateparser.ParserError):
         english = _english_months(value)
         if english == value:
             logger.debug("unparseable date %r", value)

@@ -30,6 +30,7 @@ def _first(node: Selector, *xpaths: str) -> str | None:
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
 
 
@@ -50,9 +51,11 @@ def feed_text(response: Response) -> str:
         candidates.append(charset.group(1))
     for encoding in candidates:
         try:
-            return body.decode(encoding)
+            text = body.decode(encoding)
         except (LookupError, UnicodeError):  # UnicodeError: the "undefined" or "idna" codecs
             continue
+        if not _SURROGATE.search(text):  # UTF-7 can decode to lone surrogates: not this one
+            return text
     return body.decode("cp1252", "replace")
 
 

@@ -269,6 +269,7 @@ def test_the_feed_parser_never_raises_on_any_bytes(body: bytes) -> None:
 @example("x", "http://[::1", "2024", "utf-8")
 @example("x", "http://h:99999/", "Mon, 32 Foo 2024 25:61:00 +9999", "utf-8")
 @example("", "A:", "", "utf-8")  # found by the long profile: Request("a:") has no scheme
+@example("\udb5f 92", "", "", "utf-7")  # found by the long profile: UTF-7 made a lone surrogate
 @example("", "mailto:news@example.org", "", "utf-8")
 def test_the_feed_parser_never_raises_on_hostile_entries(
     text: str, link: str, date: str, encoding: str
@@ -369,6 +370,11 @@ def test_the_real_pages_are_there() -> None:
 # Found by the long profile: a control character before a dropped element made lxml refuse
 # the text the phpBB preset put back.
 @example("real-sites/ptforum__phpbb2__viewtopic.php_start=0_t=805.html", [(0.375, b"\x01", 0)])
+# ... and a 30-digit number in a vBulletin date made dateutil raise decimal.InvalidOperation.
+@example(
+    "real-sites/NetTally__vBulletin3.html",
+    [(0.0, b"<div>", 612), (0.6467389275549734, b"9" * 30, 0)],
+)
 def test_every_parser_survives_a_damaged_real_page(name: str, changes: list) -> None:
     body = _damage(_page(name), changes)
     if name.endswith((".rss", ".atom")):
