@@ -142,18 +142,22 @@ def _first(node: Selector, specs: list[str], *, as_text: bool = True) -> tuple[A
     return None, None
 
 
+# lxml reads control characters from a page but refuses them when text is set back.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _remove(element: Any) -> None:
     """Take ``element`` out of its tree, keeping its tail text."""
     parent = element.getparent()
     if parent is None:
         return
-    tail = element.tail or ""
+    tail = _NOT_XML.sub("", element.tail or "")
     previous = element.getprevious()
     if tail:
         if previous is not None:
-            previous.tail = (previous.tail or "") + tail
+            previous.tail = _NOT_XML.sub("", previous.tail or "") + tail
         else:
-            parent.text = (parent.text or "") + tail
+            parent.text = _NOT_XML.sub("", parent.text or "") + tail
     parent.remove(element)
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -141,7 +141,9 @@ def parse_date(
                 if dayfirst is None:
                     dayfirst = not re.match(r"^\d{4}", value)
                 parsed = dateparser.parse(value, dayfirst=dayfirst)
-    except (ValueError, OverflowError, dateparser.ParserError):
+    # ArithmeticError: OverflowError, and decimal.InvalidOperation that dateutil raises
+    # for a 30-digit "minute" on a damaged page.
+    except (ValueError, ArithmeticError, dateparser.ParserError):
         english = _english_months(value)
         if english == value:
             logger.debug("unparseable date %r", value)
@@ -170,11 +172,17 @@ def _english_months(value: str) -> str:
 
 def canonicalize(url: str, allowlist: list[str] | None = None) -> str:
     """Canonical form of a URL: lower-case host, no fragment or default port, sorted query,
-    tracking/session parameters dropped, and only ``allowlist`` parameters kept when given."""
-    parts = urlsplit(url)
+    tracking/session parameters dropped, and only ``allowlist`` parameters kept when given.
+
+    A URL that urllib refuses (unbalanced IPv6 brackets, a port out of range) is kept as
+    written without its fragment: a page must not be lost over one bad link."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url.split("#", 1)[0]
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
     netloc = (
         host
         if port is None or (scheme, port) in (("http", 80), ("https", 443))
@@ -187,3 +195,22 @@ def canonicalize(url: str, allowlist: list[str] | None = None) -> str:
     ]
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
+
+
+def join_url(base: str, link: str | None) -> str | None:
+    """``link`` made absolute against ``base``; None when there is none, it is no http(s)
+    URL with a host, or urllib refuses it (``http://[::1``, ``http://host:99999/``), so a
+    caller falls back instead of failing."""
+    if not link:
+        return None
+    try:
+        joined = urljoin(base, link.strip())
+        parts = urlsplit(joined)
+        parts.port  # noqa: B018  (raises for a port out of range)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        # Nothing to fetch or link to: "mailto:", "javascript:", "A:", "http://".
+        logger.debug("unusable link %r on %s", link, base)
+        return None
+    return joined

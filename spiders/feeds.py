@@ -10,13 +10,13 @@ from typing import Any
 
 import scrapy
 from parsel import Selector
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from spiders.base import SourceSpider
-from spiders.extract import canonicalize, node_text, parse_date
+from spiders.extract import canonicalize, join_url, node_text, parse_date
 from spiders.listing import page_posts
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def _first(node: Selector, *xpaths: str) -> str | None:
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
 
 
@@ -50,9 +51,11 @@ def feed_text(response: Response) -> str:
         candidates.append(charset.group(1))
     for encoding in candidates:
         try:
-            return body.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
+            text = body.decode(encoding)
+        except (LookupError, UnicodeError):  # UnicodeError: the "undefined" or "idna" codecs
             continue
+        if not _SURROGATE.search(text):  # UTF-7 can decode to lone surrogates: not this one
+            return text
     return body.decode("cp1252", "replace")
 
 
@@ -112,8 +115,7 @@ class FeedSpider(SourceSpider):
                 "entry_summary": _markup(entry, "encoded", "content")
                 or _markup(entry, "description", "summary"),
             }
-            if link:
-                link = response.urljoin(link)
+            link = join_url(response.url, link)
             if link and self.source.follow_entries:
                 yield scrapy.Request(
                     link, callback=self.parse_page, errback=self.entry_failed, meta=info
@@ -167,27 +169,36 @@ class SitemapSpider(SourceSpider):
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         if response.url.endswith("/robots.txt"):
-            for url in sitemap_urls_from_robots(response.text, base_url=response.url):
-                yield scrapy.Request(url, callback=self.parse_sitemap)
+            # A robots.txt served as application/octet-stream is no TextResponse.
+            text = (
+                response.text
+                if isinstance(response, TextResponse)
+                else response.body.decode("utf-8", "replace")
+            )
+            for line in text.splitlines():  # as sitemap_urls_from_robots, minus bad URLs
+                if line.lstrip().lower().startswith("sitemap:"):
+                    url = join_url(response.url, line.split(":", 1)[1].strip())
+                    if url:
+                        yield scrapy.Request(url, callback=self.parse_sitemap)
             return
         body = response.body
-        if body[:2] == b"\x1f\x8b":
-            body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
         try:
+            if body[:2] == b"\x1f\x8b":  # truncated or corrupt gzip raises EOFError, OSError ...
+                body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
             sitemap = Sitemap(body)
         except Exception:  # lxml raises several types for non-XML bodies
             logger.warning("source %s: %s is not a sitemap", self.source.name, response.url)
             self.crawler.stats.inc_value("signalering/not_a_sitemap")
             return
         for entry in sitemap:
-            loc = entry.get("loc")
+            loc = join_url(response.url, entry.get("loc"))
             if not loc:
                 continue
             if sitemap.type == "sitemapindex":
-                yield scrapy.Request(response.urljoin(loc), callback=self.parse_sitemap)
+                yield scrapy.Request(loc, callback=self.parse_sitemap)
             else:
                 yield scrapy.Request(
-                    response.urljoin(loc),
+                    loc,
                     callback=self.parse_page,
                     meta={"entry_date": entry.get("lastmod")},
                 )

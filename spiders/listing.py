@@ -14,7 +14,14 @@ from scrapy.linkextractors import LinkExtractor
 
 from spiders.base import SourceSpider
 from spiders.engines import Engine, detect_engine, layout_for, load_engines, read_posts
-from spiders.extract import canonicalize, extract_value, node_text, parse_date, select
+from spiders.extract import (
+    canonicalize,
+    extract_value,
+    join_url,
+    node_text,
+    parse_date,
+    select,
+)
 from spiders.items import PostItem
 from spiders.sources import ItemRule
 
@@ -38,9 +45,9 @@ def page_posts(spider: SourceSpider, response: Response, rule: ItemRule | None) 
         if not text:
             continue
         post_id = extract_value(node, f.post_id) if f.post_id else None
-        link = extract_value(node, f.url) if f.url else None
+        link = join_url(response.url, extract_value(node, f.url) if f.url else None)
         if link:
-            url = canonicalize(response.urljoin(link), source.query_allowlist)
+            url = canonicalize(link, source.query_allowlist)
         elif rule.container:
             url = f"{page_url}#{post_id or index}"
         else:
@@ -69,8 +76,8 @@ def page_posts(spider: SourceSpider, response: Response, rule: ItemRule | None) 
 
 
 def _canonical_page(response: Response, allowlist: list[str] | None) -> str:
-    declared = response.css('link[rel="canonical"]::attr(href)').get()
-    return canonicalize(response.urljoin(declared) if declared else response.url, allowlist)
+    declared = join_url(response.url, response.css('link[rel="canonical"]::attr(href)').get())
+    return canonicalize(declared or response.url, allowlist)
 
 
 def _generic_post(spider: SourceSpider, response: Response, page_url: str) -> PostItem:

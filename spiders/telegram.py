@@ -13,7 +13,7 @@ import scrapy
 from scrapy.http import Response
 
 from spiders.base import SourceSpider
-from spiders.extract import node_text, parse_date
+from spiders.extract import join_url, node_text, parse_date
 from spiders.items import SourceItem
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ def parse_count(value: str | None) -> int | None:
     if not value:
         return None
     value = value.strip().replace(" ", "").replace(",", "").upper()
-    match = re.fullmatch(r"([\d.]+)([KM]?)", value)
+    # At most 15 digits: "1.2.3K", "." or a 400-digit "count" on a hostile page is no count.
+    match = re.fullmatch(r"(\d{1,15}(?:\.\d{1,15})?)([KM]?)", value)
     if not match:
         return None
     number = float(match.group(1)) * {"": 1, "K": 1_000, "M": 1_000_000}[match.group(2)]
@@ -284,8 +285,8 @@ class TelegramSpider(SourceSpider):
 
     def _message(self, response: Response, msg: Any, msg_id: int) -> Any:
         fields = message_fields(msg)
-        link = msg.css("a.tgme_widget_message_date::attr(href)").get()
-        url = response.urljoin(link) if link else f"{response.url}#{msg_id}"
+        link = join_url(response.url, msg.css("a.tgme_widget_message_date::attr(href)").get())
+        url = link or f"{response.url}#{msg_id}"
         extras = fields["extras"]
         return self.post(
             response,

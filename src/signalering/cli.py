@@ -661,18 +661,25 @@ def crawl(
     Example: signalering crawl --kind telegram --url https://t.me/s/CHANNEL -o posts.jsonl
     """
     settings = state.settings()
-    _crawl(
-        settings,
-        sources or settings.crawl.sources,
-        source,
-        output=output,
-        score=score,
-        kind=kind,
-        url=url,
-        site_config=site,
-        distributed=distributed,
-        run_key=run_key,
-    )
+    try:
+        _crawl(
+            settings,
+            sources or settings.crawl.sources,
+            source,
+            output=output,
+            score=score,
+            kind=kind,
+            url=url,
+            site_config=site,
+            distributed=distributed,
+            run_key=run_key,
+        )
+    except typer.Exit:  # the crawl ran, with errors in some source: retention still applies
+        if output is None:
+            _scheduled_purge(settings, "job:crawl")
+        raise
+    if output is None:
+        _scheduled_purge(settings, "job:crawl")
 
 
 @app.command()
@@ -701,7 +708,12 @@ def run(
 
     settings = state.settings(database={"url": database_url})
     if input is None:
-        _crawl(settings, sources or settings.crawl.sources, source, output=None, score=True)
+        try:
+            _crawl(settings, sources or settings.crawl.sources, source, output=None, score=True)
+        except typer.Exit:  # the crawl ran, with errors in some source: retention still applies
+            _scheduled_purge(settings, "job:run")
+            raise
+        _scheduled_purge(settings, "job:run")
         return
     store = Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key())
     stages = Stages.load(settings, store=store)  # confirmed offers join the exemplar bank
@@ -715,7 +727,33 @@ def run(
         f"{report.read} posts: {totals['new']} new, {totals['updated']} updated, "
         f"{totals['unchanged']} unchanged, {totals['flagged']} flagged"
     )
+    _scheduled_purge(settings, "job:run")
     _report_skipped(len(report.skipped), report.read)
+
+
+def _scheduled_purge(settings: Settings, job: str) -> None:
+    """Apply ``retention.days`` at the end of a run into the store, when it is set."""
+    if settings.retention.days is None:
+        return
+    from .store.retention import purge
+
+    with _open_store(settings) as store:
+        done = purge(
+            store,
+            older_than_days=settings.retention.days,
+            user=job,
+            vacuum_full=settings.retention.vacuum_full,
+        )
+    out_console.print(_purge_line(done))
+
+
+def _purge_line(report: Any) -> str:
+    verb = "would purge" if report.dry_run else "purged"
+    return (
+        f"{verb} {report.posts} posts older than {report.days if report.days is not None else '?'}"
+        f" days (before {report.before}); {report.held} kept by holds; "
+        f"{report.decisions} decisions kept as counts"
+    )
 
 
 @app.command()
@@ -869,11 +907,101 @@ def users_remove(name: Annotated[str, typer.Argument(help="Login name.")]) -> No
 
 
 @app.command()
+def purge(
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than",
+            metavar="DAYS",
+            help="Purge posts older than DAYS (by posted_at, else fetched_at); "
+            "default retention.days.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the counts and change nothing.")
+    ] = False,
+) -> None:
+    """Delete old posts with everything derived from them, except posts on hold (audited).
+
+    Example: signalering purge --older-than 365 --dry-run
+    """
+    from .errors import ConfigError
+    from .store.retention import purge as run_purge
+
+    settings = state.settings()
+    days = older_than if older_than is not None else settings.retention.days
+    if days is None:
+        raise ConfigError(
+            "no retention period — give --older-than DAYS or set retention.days "
+            "(SIGNALERING_RETENTION_DAYS)"
+        )
+    with _open_store(settings) as store:
+        report = run_purge(
+            store,
+            older_than_days=days,
+            user=_operator(),
+            dry_run=dry_run,
+            vacuum_full=settings.retention.vacuum_full,
+        )
+    out_console.print(_purge_line(report))
+
+
+hold_app = typer.Typer(
+    help="Keep posts from the retention purge for an investigation (audited).\n\n"
+    "Example: signalering hold add 42 --reason 'case 2024-17'",
+    no_args_is_help=True,
+)
+app.add_typer(hold_app, name="hold")
+
+
+@hold_app.command("add")
+def hold_add(
+    post: Annotated[int, typer.Argument(help="Store id of the post.")],
+    reason: Annotated[str | None, typer.Option(help="Why, e.g. a case number.")] = None,
+) -> None:
+    """Put a post on hold: the purge keeps it until the hold is lifted.
+
+    Example: signalering hold add 42 --reason 'case 2024-17'
+    """
+    from .store.retention import place_hold
+
+    with _open_store(state.settings()) as store:
+        place_hold(store, post, _operator(), reason=reason)
+    out_console.print(f"post {post} on hold")
+
+
+@hold_app.command("lift")
+def hold_lift(post: Annotated[int, typer.Argument(help="Store id of the post.")]) -> None:
+    """Lift the hold on a post: the next purge may delete it.
+
+    Example: signalering hold lift 42
+    """
+    from .store.retention import lift_hold
+
+    with _open_store(state.settings()) as store:
+        lifted = lift_hold(store, post, _operator())
+    out_console.print(f"hold on post {post} lifted" if lifted else f"post {post} had no hold")
+
+
+@hold_app.command("list")
+def hold_list() -> None:
+    """List the posts on hold, oldest hold first.
+
+    Example: signalering hold list
+    """
+    from .store.retention import holds
+
+    with _open_store(state.settings()) as store:
+        for h in holds(store):
+            typer.echo(f"{h['post']}\t{h['user']}\t{h['created_at']}\t{h['reason'] or ''}")
+
+
+@app.command()
 def audit(
     limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List the audit log: decisions, views of contacts, exports, logins, user changes.
+    """List the audit log: decisions, views of contacts, exports, logins, holds, purges.
 
     Example: signalering audit --limit 20
     """

@@ -142,6 +142,22 @@ class SimilaritySettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    days: int | None = Field(
+        None,
+        ge=0,
+        description="Default period of `signalering purge`: posts older than this many days "
+        "(by posted_at, else fetched_at) are deleted with everything derived from them, "
+        "unless on hold. When set, `run` and `crawl` purge at the end of each run. "
+        "Unset: nothing is purged automatically.",
+    )
+    vacuum_full: bool = Field(
+        False,
+        description="PostgreSQL: VACUUM FULL the purged tables (rewrites them into new files, "
+        "locking each meanwhile) instead of a plain VACUUM.",
+    )
+
+
 class Settings(_Section):
     """The effective configuration."""
 
@@ -152,6 +168,7 @@ class Settings(_Section):
     crawl: CrawlSettings = CrawlSettings()
     web: WebSettings = WebSettings()
     similarity: SimilaritySettings = SimilaritySettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @property
     def database_url(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -27,6 +28,22 @@ class ReadReport:
     skipped: list[InputError] = field(default_factory=list)
 
 
+# JSON may spell a lone UTF-16 surrogate ("\ud800"), which no UTF-8 output, database or
+# tokenizer accepts; the reader puts U+FFFD in its place (pairs are joined by json.loads).
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def parse_line(raw: bytes, lineno: int, name: str) -> Post:
     """One JSONL line to a ``Post``; raises ``InputError`` naming the line."""
     try:
@@ -41,6 +58,8 @@ def parse_line(raw: bytes, lineno: int, name: str) -> Post:
         raise InputError(
             f"{name}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})"
         ) from exc
+    if _ESCAPED_SURROGATE.search(raw):
+        record = _without_lone_surrogates(record)
     if not isinstance(record, dict):
         raise InputError(f"{name}:{lineno}: expected a JSON object, got {type(record).__name__}")
     if "text" not in record:

@@ -443,3 +443,36 @@ def test_sources_page_offers_candidates_to_analysts_and_adds_one_with_csrf_and_a
     assert entry["user"] == "anna" and entry["detail"]["flagged_posts"] == 2
     after = client.get(done.headers["location"]).text
     assert 'id="source-added"' in after and 'data-key="sea_bridge"' not in after
+
+
+def test_an_analyst_puts_a_post_on_hold_and_lifts_it_on_the_post_page_with_audit(
+    client: TestClient, review: Review
+) -> None:
+    from signalering.store.retention import hold_of, purge
+
+    pk = review.ids["101"]
+    login(client, "carla")
+    csrf = csrf_of(client.get("/campaign").text)
+    refused = client.post(f"/posts/{pk}/hold", data={"action": "place", "csrf": csrf})
+    assert refused.status_code == 403  # a campaign account cannot hold posts
+    client.post("/logout", data={"csrf": csrf})
+
+    login(client, "anna")
+    page = client.get(f"/posts/{pk}").text
+    assert 'id="place-hold"' in page
+    forged = client.post(f"/posts/{pk}/hold", data={"action": "place", "csrf": "forged"})
+    assert forged.status_code == 403 and hold_of(review.store, pk) is None
+    client.post(
+        f"/posts/{pk}/hold",
+        data={"action": "place", "reason": "case <b>17</b>", "csrf": csrf_of(page)},
+    )
+    page = client.get(f"/posts/{pk}").text
+    assert 'id="lift-hold"' in page and "case &lt;b&gt;17&lt;/b&gt;" in page
+    assert purge(review.store, older_than_days=0, user="t", dry_run=True).held == 1
+    audit = client.get("/audit").text
+    assert "hold.place" in audit
+
+    client.post(f"/posts/{pk}/hold", data={"action": "lift", "csrf": csrf_of(page)})
+    assert hold_of(review.store, pk) is None
+    assert 'id="place-hold"' in client.get(f"/posts/{pk}").text
+    assert [e["action"] for e in review.store.audit_log(limit=10)].count("hold.lift") == 1

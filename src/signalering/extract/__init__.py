@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ __all__ = [
 assert components  # registers the spaCy factories
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class CharTokenizer:
     """One token per character of the (normalised) text.
 
@@ -68,7 +72,12 @@ class CharTokenizer:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        return Doc(self.vocab, words=list(text), spaces=[False] * len(text))
+        words = list(text)
+        if _SURROGATE.search(text):
+            # spaCy hashes each token as UTF-8, which a lone surrogate (a JSON "\ud800"
+            # escape) is not; U+FFFD keeps one token per character, so offsets stay.
+            words = [_SURROGATE.sub("\ufffd", w) for w in words]
+        return Doc(self.vocab, words=words, spaces=[False] * len(text))
 
     def to_bytes(self, **_: Any) -> bytes:
         return b""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from typing import Any
 
@@ -140,6 +141,8 @@ def _amount(text: str, multiplier: int) -> float | None:
     if price.amount is None:
         return None
     value = float(price.amount)
+    if not math.isfinite(value):  # hundreds of digits: no price (and no Infinity in JSON)
+        return None
     if multiplier > 1 and value < 1000:
         value *= multiplier
     return value

@@ -181,7 +181,8 @@ def load_rules(gazetteer: str | None = None) -> Rules:
     amount = r"\d{1,3}(?:[.,' ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
     price_re = re.compile(
         _starts_with({w[0] for w in currency_of} | set("0123456789"))
-        + rf"(?<![\da-z.,])(?:(?P<cur1>{cur})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
+        # Not inside a handle or a link's path ("@da0010", "t.me/da0010": no Algerian dinars).
+        + rf"(?<![\da-z.,@_])(?<![a-z]/)(?:(?P<cur1>{cur})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
         rf"|(?P<amt2>{amount})(?:\s?(?P<mult2>{mult})(?![^\W\d_]))?\s?(?P<cur2>{cur}))"
         rf"(?![^\W\d_])"
     )

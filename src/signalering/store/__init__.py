@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from signalering.store import accounts as _accounts  # noqa: F401  (registers its tables)
 from signalering.store import links as _links  # noqa: F401  (registers its tables)
+from signalering.store import retention as _retention  # noqa: F401  (registers its tables)
 from signalering.store.store import SaveResult, Store
 
 __all__ = ["SaveResult", "Store"]

@@ -901,15 +901,9 @@ class Store:
                 )
             ]
 
-    def purge(self, *, before: datetime) -> int:
-        """Retention: delete posts fetched before ``before`` with all their rows; returns how many."""
-        if before.tzinfo is None:
-            before = before.replace(tzinfo=UTC)
-        old = select(PostRow.id).where(PostRow.fetched_at < before).scalar_subquery()
-        with self._session(write=True) as session:
-            # Explicit deletes, not only ON DELETE CASCADE: SQLite honours that only
-            # when foreign keys are switched on for the connection.
-            for table in (Score, Entity, PostVersion, Decision):
-                session.execute(delete(table).where(table.post_id.in_(old)))
-            result = session.execute(delete(PostRow).where(PostRow.fetched_at < before))
-            return result.rowcount or 0
+    def purge(self, *, before: datetime, user: str = "library") -> int:
+        """Retention: delete posts older than ``before`` that are not on hold, with every row
+        derived from them; returns how many (see ``signalering.store.retention.purge``)."""
+        from signalering.store.retention import purge
+
+        return purge(self, before=before, user=user).posts

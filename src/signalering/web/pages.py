@@ -14,6 +14,7 @@ from signalering import accounts, discover
 from signalering.errors import InputError, SignaleringError
 from signalering.link.network import post_links
 from signalering.store.models import DECISION_ACTIONS
+from signalering.store.retention import hold_of, lift_hold, place_hold
 from signalering.web import review
 from signalering.web.app import (
     LANG_COOKIE,
@@ -172,6 +173,7 @@ def post_page(request: Request, post_pk: int, session=Analyst) -> Response:  # n
             versions=store.versions(post_pk),
             nearest=review.nearest_offers(store, post),
             links=post_links(store, post_pk),
+            hold=hold_of(store, post_pk),
             next_pk=review.next_open(store, post_pk),
             labels=LABELS,
         )
@@ -200,6 +202,29 @@ def decide(
     return RedirectResponse(
         f"/posts/{following}" if following is not None else "/queue", status_code=303
     )
+
+
+@router.post("/posts/{post_pk}/hold")
+def hold(
+    request: Request,
+    post_pk: int,
+    session=Analyst,  # noqa: B008
+    action: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Put a post on hold for an investigation (the purge keeps it), or lift the hold."""
+    check_csrf(session, csrf)
+    store = store_of(request)
+    if store.get(post_pk) is None:
+        raise HTTPException(status_code=404, detail="no such post")
+    if action == "place":
+        place_hold(store, post_pk, session.account.name, reason=reason or None)
+    elif action == "lift":
+        lift_hold(store, post_pk, session.account.name)
+    else:
+        raise HTTPException(status_code=400, detail="unknown hold action")
+    return RedirectResponse(f"/posts/{post_pk}", status_code=303)
 
 
 @router.get("/networks/{network_id}", response_class=HTMLResponse)
