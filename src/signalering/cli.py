@@ -612,6 +612,10 @@ def _crawl(
         progress=not state.quiet,
         redis_url=_redis_url(settings) if distributed else None,
         run_key=run_key,
+        settings={
+            "SIGNALERING_MAX_TEXT_CHARS": settings.limits.crawl_text_chars,
+            "SIGNALERING_BATCH_CHARS": settings.limits.batch_chars,
+        },
     )
     for s in summaries:
         status = "" if s.status == "ok" else f" — {s.status}"

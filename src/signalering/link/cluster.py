@@ -237,8 +237,7 @@ def cluster_posts(
         vectors = readable(heads, get_encoder(encoder), vectors)
         del heads
     posts = [
-        p.with_(truncated=True) if len(p.text) > read and not p.truncated else p
-        for p in posts
+        p.with_(truncated=True) if len(p.text) > read and not p.truncated else p for p in posts
     ]
     labels = cluster_labels(
         texts,

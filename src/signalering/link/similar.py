@@ -266,9 +266,7 @@ def similar(
         return []
     model = get_encoder(bank.encoder)
     # The normalised text (obfuscation folded), as the classifier embeds it: one pass.
-    texts = [
-        (p.normalised or normalise(p.text[:max_chars])).text[:max_chars] for p in posts
-    ]
+    texts = [(p.normalised or normalise(p.text[:max_chars])).text[:max_chars] for p in posts]
     vectors = (
         EmbeddingCache(store).encode(texts, model)
         if store is not None
