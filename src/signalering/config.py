@@ -103,7 +103,9 @@ class WebSettings(_Section):
     port: int = Field(8000, ge=0, le=65535, description="Port the review app listens on.")
     secure_cookies: bool = Field(
         False,
-        description="Mark session cookies Secure (set true when the app is served over HTTPS).",
+        description="Always mark the app's cookies Secure. Without it they are Secure when a "
+        "request comes over HTTPS, directly or through a proxy that sends "
+        "X-Forwarded-Proto: https.",
     )
 
 
