@@ -212,3 +212,35 @@ def test_a_line_above_the_limit_is_one_line_on_stderr_and_exit_3(
     assert "Traceback" not in stderr
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a", "c"]
     assert peak <= 2 * GB
+
+
+def test_the_campaign_report_reads_only_the_head_of_a_long_stored_post(sqlite_url: str) -> None:
+    from signalering.campaign import aggregates
+    from signalering.campaign.aggregate import TEXT_CHARS
+
+    def offer(post_id: str, text: str) -> Post:
+        return Post(
+            text=text,
+            source="forum",
+            post_id=post_id,
+            posted_at="2024-04-02T12:00:00+00:00",
+            lang="en",
+            label="offer",
+            scores={"offer": 0.9},
+            flagged=True,
+            model_version="test",
+            entities={},
+        )
+
+    filler = "nothing to see here " * (TEXT_CHARS // 10)
+    with Store.open(sqlite_url, pseudonym_key=b"k") as store:
+        store.save_posts(
+            [
+                offer("head", "Boat to Lampedusa, 100% guaranteed. " + filler),
+                offer("tail", "Boat to Lampedusa. " + filler + " pay on arrival"),
+            ]
+        )
+        data = aggregates(store, themes=False)
+    claims = {r["claim"]: r["posts"] for r in data["claims"]}
+    assert data["posts"] == 2
+    assert claims["safety_guarantee"] == 1 and claims["pay_on_arrival"] == 0
