@@ -1,4 +1,8 @@
-"""`make bench`: run every benchmarks/bench_*.py, print a table, write results.json."""
+"""`make bench`: run every benchmarks/bench_*.py, print a table, write results.json.
+
+`python -m benchmarks bigpost startup` runs only those (bench_bigpost, bench_startup) and
+replaces only their rows in results.json.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +44,15 @@ def main(argv: list[str]) -> int:
             f"{r['stage']:50} {r['items']:>9} {r.get('items_per_s') or 0:>10.1f} "
             f"{r.get('peak_mb') or 0:>8.1f} {r.get('seconds') or 0:>8.2f}"
         )
-    (HERE / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    return 1 if any("error" in r for r in rows) else 0
+    failed = any("error" in r for r in rows)
+    results = HERE / "results.json"
+    if only and results.is_file():
+        # A partial run (`python -m benchmarks bigpost`) replaces only its own rows.
+        ran = {r["benchmark"] for r in rows}
+        kept = [r for r in json.loads(results.read_text()) if r.get("benchmark") not in ran]
+        rows = kept + rows
+    results.write_text(json.dumps(rows, indent=2) + "\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

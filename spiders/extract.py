@@ -17,8 +17,8 @@ from parsel import Selector, SelectorList
 
 logger = logging.getLogger(__name__)
 
-# Crawled text is hostile input: cap what one post may carry.
-MAX_TEXT_CHARS = 50_000
+# Crawled text is hostile input: a page is bounded by DOWNLOAD_MAXSIZE, and what one post
+# may carry by TextCapPipeline (SIGNALERING_MAX_TEXT_CHARS), which marks it truncated.
 _BLOCK = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "article"}
 _SKIP = {"script", "style", "noscript", "template", "svg", "head"}
 # RFC 822 / 2822 dates (RSS pubDate): "[Tue, ]02 Jun 2010 23:01[:00] +0000".
@@ -83,7 +83,7 @@ def node_text(node: Selector) -> str:
     text = "".join(parts).replace("\xa0", " ")
     lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return text[:MAX_TEXT_CHARS]
+    return text
 
 
 def emoji_char(el: object) -> str:

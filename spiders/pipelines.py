@@ -47,6 +47,37 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class TextCapPipeline:
+    """Store at most ``SIGNALERING_MAX_TEXT_CHARS`` of a post's text (``limits.crawl_text_chars``).
+
+    A longer text is cut there and marked ``truncated: true`` (in the JSONL record, the
+    store and the review page), and counted in ``signalering/posts_truncated``. Pages
+    themselves are bounded before this by ``DOWNLOAD_MAXSIZE``.
+    """
+
+    def __init__(self, max_chars: int, stats: Any) -> None:
+        self.max_chars = max_chars
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TextCapPipeline:
+        return cls(crawler.settings.getint("SIGNALERING_MAX_TEXT_CHARS", 1_000_000), crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, PostItem) and len(item.text) > self.max_chars:
+            logger.warning(
+                "post %s/%s: text of %d characters stored capped at %d (limits.crawl_text_chars)",
+                item.source,
+                item.post_id,
+                len(item.text),
+                self.max_chars,
+            )
+            item.text = item.text[: self.max_chars]
+            item.extras["truncated"] = True
+            self.stats.inc_value("signalering/posts_truncated")
+        return item
+
+
 class DedupPipeline:
     """Drop a post already yielded in this crawl: same (source, post_id), or the same
     canonical URL with the same text (one page reached through two URLs)."""
@@ -155,7 +186,13 @@ class StorePipeline:
     Enabled by ``SIGNALERING_DATABASE_URL``; ``SIGNALERING_SCORE=False`` skips the stages."""
 
     def __init__(
-        self, database_url: str, *, crawler: Crawler, score: bool, batch_size: int
+        self,
+        database_url: str,
+        *,
+        crawler: Crawler,
+        score: bool,
+        batch_size: int,
+        batch_chars: int = 2_000_000,
     ) -> None:
         self.database_url = database_url
         self.crawler = crawler
@@ -163,7 +200,9 @@ class StorePipeline:
         self.stats = stats
         self.score = score
         self.batch_size = batch_size
+        self.batch_chars = batch_chars
         self.batch: list[Any] = []
+        self.chars = 0
         self.store: Any = None
         self.stages: Any = None
         self.run_id: int | None = None
@@ -178,6 +217,7 @@ class StorePipeline:
             crawler=crawler,
             score=crawler.settings.getbool("SIGNALERING_SCORE", True),
             batch_size=crawler.settings.getint("SIGNALERING_BATCH_SIZE", 50),
+            batch_chars=crawler.settings.getint("SIGNALERING_BATCH_CHARS", 2_000_000),
         )
 
     def open_spider(self) -> None:
@@ -200,7 +240,11 @@ class StorePipeline:
             self.store.upsert_source(item.name, item.kind, item.url, item.metadata)
             return item
         if isinstance(item, PostItem):
+            # A batch ends at its count or its size, so long posts cannot multiply memory.
+            if self.batch and self.chars + len(item.text) > self.batch_chars:
+                self._flush()
             self.batch.append(item)
+            self.chars += len(item.text)
             if len(self.batch) >= self.batch_size:
                 self._flush()
         return item
@@ -214,7 +258,7 @@ class StorePipeline:
             Post.from_record({**item.to_record(), "id": f"{item.source}:{item.post_id}"})
             for item in self.batch
         ]
-        self.batch = []
+        self.batch, self.chars = [], 0
         if self.stages is not None:
             posts = self.stages.process(posts)
         result = self.store.save_posts(posts, run_id=self.run_id)

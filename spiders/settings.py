@@ -27,7 +27,9 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
-# Bounds: hostile or broken sites must not exhaust us.
+# Bounds: hostile or broken sites must not exhaust us. A response above DOWNLOAD_MAXSIZE
+# is dropped while it downloads (logged, counted as an error); a post's text above
+# SIGNALERING_MAX_TEXT_CHARS is stored capped and marked truncated (TextCapPipeline).
 DOWNLOAD_MAXSIZE = 4 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
@@ -50,6 +52,7 @@ DOWNLOADER_MIDDLEWARES = {
 # Distributed crawl (spiders/distributed.py): on when SIGNALERING_REDIS_PREFIX is set.
 EXTENSIONS = {"spiders.distributed.SharedIdle": 500}
 ITEM_PIPELINES = {
+    "spiders.pipelines.TextCapPipeline": 50,
     "spiders.pipelines.DedupPipeline": 100,
     "spiders.pipelines.JsonlPipeline": 800,
     "spiders.pipelines.StorePipeline": 900,
@@ -60,6 +63,8 @@ SIGNALERING_OUTPUT = None  # JSONL file for raw posts
 SIGNALERING_DATABASE_URL = None  # store URL; enables StorePipeline
 SIGNALERING_SCORE = True  # run the analysis stages before storing
 SIGNALERING_BATCH_SIZE = 50
+SIGNALERING_BATCH_CHARS = 2_000_000  # limits.batch_chars: a batch also ends at this size
+SIGNALERING_MAX_TEXT_CHARS = 1_000_000  # limits.crawl_text_chars: longer texts stored capped
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -151,7 +151,6 @@ def _report_skipped(n_skipped: int, n_read: int) -> None:
 
 
 def _transform(input: Path | None, output: Path | None, stages: Any) -> None:
-    from .classify import iter_batches
     from .jsonl import ReadReport, read_posts, write_posts
 
     report = ReadReport()
@@ -159,9 +158,12 @@ def _transform(input: Path | None, output: Path | None, stages: Any) -> None:
     def on_error(err: Exception) -> None:
         err_console.print(str(err), markup=False)
 
+    line_bytes = state.settings().limits.line_bytes
     with _open_in(input) as (fh, name), _open_out(output) as out, _progress("posts") as advance:
-        posts = read_posts(fh, name=name, report=report, on_error=on_error)
-        for batch in iter_batches(posts, 256):
+        posts = read_posts(
+            fh, name=name, report=report, on_error=on_error, max_line_bytes=line_bytes
+        )
+        for batch in stages.batches(posts, 256):
             write_posts(stages.process(batch), out)
             advance(len(batch))
     if not state.quiet and output is not None:
@@ -206,7 +208,10 @@ def extract(input: InputArg = None, output: OutputOpt = None) -> None:
     """
     from .pipeline import Stages
 
-    _transform(input, output, Stages(None, stages=("normalise", "language", "extract")))
+    stages = Stages(
+        None, stages=("normalise", "language", "extract"), limits=state.settings().limits
+    )
+    _transform(input, output, stages)
 
 
 @app.command()
@@ -607,6 +612,10 @@ def _crawl(
         progress=not state.quiet,
         redis_url=_redis_url(settings) if distributed else None,
         run_key=run_key,
+        settings={
+            "SIGNALERING_MAX_TEXT_CHARS": settings.limits.crawl_text_chars,
+            "SIGNALERING_BATCH_CHARS": settings.limits.batch_chars,
+        },
     )
     for s in summaries:
         status = "" if s.status == "ok" else f" — {s.status}"
@@ -720,7 +729,11 @@ def run(
     report = ReadReport()
     with _open_in(input) as (fh, name), store:
         posts = read_posts(
-            fh, name=name, report=report, on_error=lambda e: err_console.print(str(e), markup=False)
+            fh,
+            name=name,
+            report=report,
+            on_error=lambda e: err_console.print(str(e), markup=False),
+            max_line_bytes=settings.limits.line_bytes,
         )
         totals = ingest(posts, stages, store)
     out_console.print(
@@ -1181,11 +1194,24 @@ def cluster(
     from .link import cluster_posts
 
     report = ReadReport()
+    limits = state.settings().limits
     with _open_in(input) as (fh, name), _open_out(output) as out:
         posts = list(
-            read_posts(fh, name=name, report=report, on_error=lambda e: err_console.print(str(e)))
+            read_posts(
+                fh,
+                name=name,
+                report=report,
+                on_error=lambda e: err_console.print(str(e), markup=False),
+                max_line_bytes=limits.line_bytes,
+            )
         )
-        for post in cluster_posts(posts, encoder=None if encoder == "none" else encoder):
+        clustered = cluster_posts(
+            posts,
+            encoder=None if encoder == "none" else encoder,
+            max_chars=limits.cluster_chars,
+            encoder_chars=limits.encoder_chars,
+        )
+        for post in clustered:
             out.write(dumps({**post.to_record(), "cluster": post.cluster}) + "\n")
     if not state.quiet and output is not None:
         err_console.print(f"wrote {report.read} posts to {output}")

@@ -103,7 +103,9 @@ class WebSettings(_Section):
     port: int = Field(8000, ge=0, le=65535, description="Port the review app listens on.")
     secure_cookies: bool = Field(
         False,
-        description="Mark session cookies Secure (set true when the app is served over HTTPS).",
+        description="Always mark the app's cookies Secure. Without it they are Secure when a "
+        "request comes over HTTPS, directly or through a proxy that sends "
+        "X-Forwarded-Proto: https.",
     )
 
 
@@ -158,6 +160,67 @@ class RetentionSettings(_Section):
     )
 
 
+class LimitsSettings(_Section):
+    """How much of a stranger's text each stage reads (README: Limits and retention).
+
+    The store keeps the whole text (up to ``crawl_text_chars`` for crawled posts); a stage
+    reads only the first N characters, and a post one stage read only in part carries
+    ``truncated: true``. Each cap bounds time and memory on a 20 MB post.
+    """
+
+    line_mb: float = Field(
+        50.0,
+        gt=0,
+        description="JSONL lines longer than this many MB are refused (reported, skipped, "
+        "exit 3), read in chunks so such a line is never held in memory.",
+    )
+    normalise_chars: int = Field(
+        200_000,
+        ge=1,
+        description="Characters of a post that normalisation reads (it keeps an offset map "
+        "of ~60 bytes a character); classify and extract read from its result.",
+    )
+    language_chars: int = Field(
+        20_000, ge=1, description="Characters of a post that language identification reads."
+    )
+    classify_chars: int = Field(
+        20_000, ge=1, description="Characters of a post's normalised text the classifier reads."
+    )
+    extract_chars: int = Field(
+        200_000,
+        ge=1,
+        description="Characters of a post's normalised text entity extraction reads "
+        "(phones, handles, prices, places, dates; linear in the text).",
+    )
+    encoder_chars: int = Field(
+        20_000,
+        ge=1,
+        description="Characters of a post the sentence encoder reads (similarity to known "
+        "offers, cluster embeddings).",
+    )
+    cluster_chars: int = Field(
+        20_000,
+        ge=1,
+        description="Characters of a post that clustering compares by MinHash (near-copies).",
+    )
+    batch_chars: int = Field(
+        2_000_000,
+        ge=1,
+        description="A batch of posts ends at this many characters of text as well as at "
+        "its count, so a batch of long posts cannot multiply memory.",
+    )
+    crawl_text_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="A crawled post's text is stored up to this many characters (marked "
+        "truncated beyond); pages above 4 MB are not downloaded at all (DOWNLOAD_MAXSIZE).",
+    )
+
+    @property
+    def line_bytes(self) -> int:
+        return int(self.line_mb * 1024 * 1024)
+
+
 class Settings(_Section):
     """The effective configuration."""
 
@@ -169,6 +232,7 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     similarity: SimilaritySettings = SimilaritySettings()
     retention: RetentionSettings = RetentionSettings()
+    limits: LimitsSettings = LimitsSettings()
 
     @property
     def database_url(self) -> str:

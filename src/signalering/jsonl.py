@@ -2,7 +2,9 @@
 
 A line that is not UTF-8, not JSON, not an object, or has no string ``text``
 is reported once (``<name>:<line>: <what is wrong>``) and skipped; the rest of
-the file is still read. Blank lines are ignored.
+the file is still read. Blank lines are ignored. A line longer than the limit
+(``limits.line_mb``, 50 MB) is refused the same way without being held in memory:
+it is read in chunks up to the limit, then skipped to its newline.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from .errors import InputError
 from .post import Post
 
 logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+DEFAULT_MAX_LINE_BYTES = 50 * MB
+_SKIP_CHUNK = MB  # what is read at a time while skipping the rest of a refused line
 
 
 @dataclass
@@ -71,19 +77,58 @@ def parse_line(raw: bytes, lineno: int, name: str) -> Post:
     return Post.from_record(record)
 
 
+def _mb(n: int) -> str:
+    return f"{n / MB:.0f}" if n >= 10 * MB else f"{n / MB:.1f}".rstrip("0").rstrip(".")
+
+
+def iter_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """``(line number, line, size)``; the line is None when it is longer than ``max_bytes``.
+
+    At most ``max_bytes + 1`` bytes of a line are ever held: the rest of a long line is
+    read in 1 MB chunks and dropped, only counted.
+    """
+    lineno = 0
+    while True:
+        raw = stream.readline(max_bytes + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) <= max_bytes or raw.endswith(b"\n"):
+            yield lineno, raw, len(raw)
+            continue
+        size = len(raw)
+        del raw
+        while True:
+            piece = stream.readline(_SKIP_CHUNK)
+            size += len(piece)
+            if not piece or piece.endswith(b"\n"):
+                break
+        yield lineno, None, size
+
+
 def read_posts(
     stream: IO[bytes],
     *,
     name: str = "<stdin>",
     report: ReadReport | None = None,
     on_error: Callable[[InputError], None] | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[Post]:
-    """Yield the posts of a binary JSONL stream, reporting and skipping bad lines."""
+    """Yield the posts of a binary JSONL stream, reporting and skipping bad lines.
+
+    A line above ``max_line_bytes`` is one such bad line: ``name:line: line is N MB,
+    above the limit``.
+    """
     report = report if report is not None else ReadReport()
-    for lineno, raw in enumerate(stream, start=1):
-        if not raw.strip():
-            continue
+    for lineno, raw, size in iter_lines(stream, max_line_bytes):
         try:
+            if raw is None:
+                raise InputError(
+                    f"{name}:{lineno}: line is {_mb(size)} MB, above the limit "
+                    f"({_mb(max_line_bytes)} MB, setting limits.line_mb)"
+                )
+            if not raw.strip():
+                continue
             post = parse_line(raw.rstrip(b"\r\n"), lineno, name)
         except InputError as err:
             report.skipped.append(err)

@@ -4,17 +4,21 @@ normalise → language → classify → extract. The same ``Stages`` object runs
 from the Scrapy item pipeline (``spiders.pipelines.StorePipeline``), from the
 CLI on JSONL files, and from re-scoring over the store. Each stage returns new
 ``Post`` objects; nothing an earlier stage wrote is changed.
+
+Each stage reads at most its cap of a post's text (``limits.*_chars`` in the
+config, ``LimitsSettings``); a post one stage read only in part gets
+``truncated=True``. The post keeps its whole text.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from . import language as language_mod
 from .classify import Classifier
-from .config import Settings, load_config
+from .config import LimitsSettings, Settings, load_config
 from .errors import ModelError
 from .post import Post
 from .text import normalise as normalise_text
@@ -23,32 +27,56 @@ logger = logging.getLogger(__name__)
 
 Stage = Literal["normalise", "language", "classify", "extract"]
 ALL_STAGES: tuple[Stage, ...] = ("normalise", "language", "classify", "extract")
+_DEFAULT = LimitsSettings()
 
 
-def normalise(post: Post) -> Post:
-    """Attach the normalised text and its offset map."""
-    return post.with_(normalised=normalise_text(post.text))
+def _marked(post: Post, length: int, cap: int) -> Post:
+    """``post`` with ``truncated`` set when a stage reads only ``cap`` of ``length`` chars."""
+    return post.with_(truncated=True) if length > cap and not post.truncated else post
 
 
-def language(post: Post) -> Post:
-    """Detect the language (script rules first, then langdetect)."""
-    found = language_mod.detect(post.text)
+def _normalised(post: Post, cap: int) -> Any:
+    if post.normalised is not None:
+        return post.normalised
+    return normalise_text(post.text[:cap])
+
+
+def normalise(post: Post, *, max_chars: int = _DEFAULT.normalise_chars) -> Post:
+    """Attach the normalised text (of the first ``max_chars``) and its offset map."""
+    post = _marked(post, len(post.text), max_chars)
+    return post.with_(normalised=normalise_text(post.text[:max_chars]))
+
+
+def language(post: Post, *, max_chars: int = _DEFAULT.language_chars) -> Post:
+    """Detect the language of the first ``max_chars`` (script rules, then profiles)."""
+    found = language_mod.detect(post.text[:max_chars])
+    post = _marked(post, len(post.text), max_chars)
     return post.with_(lang=found.code, lang_confidence=round(found.confidence, 4))
 
 
-def classify(posts: Sequence[Post], classifier: Classifier) -> list[Post]:
-    """Label, calibrated scores, flag and evidence spans, in one batch."""
-    normed = [p.normalised or normalise_text(p.text) for p in posts]
-    predictions = classifier.predict(normed)
+def classify(
+    posts: Sequence[Post],
+    classifier: Classifier,
+    *,
+    max_chars: int = _DEFAULT.classify_chars,
+    normalise_chars: int = _DEFAULT.normalise_chars,
+) -> list[Post]:
+    """Label, calibrated scores, flag and evidence spans, in one batch.
+
+    The classifier reads the first ``max_chars`` of each normalised text.
+    """
+    normed = [_normalised(p, normalise_chars) for p in posts]
+    heads = [n.head(max_chars) for n in normed]
+    predictions = classifier.predict(heads)
     return [
-        p.with_(
+        _marked(p, len(n.text), max_chars).with_(
             label=pred.label,
             scores=pred.scores,
             flagged=pred.flagged,
             evidence=pred.evidence,
             model_version=classifier.version,
         )
-        for p, pred in zip(posts, predictions, strict=True)
+        for p, n, pred in zip(posts, normed, predictions, strict=True)
     ]
 
 
@@ -61,12 +89,16 @@ def similar(
     combiner: Any = None,
     flag_cosine: float | None = None,
     k: int | None = None,
+    max_chars: int = _DEFAULT.encoder_chars,
 ) -> list[Post]:
-    """Nearest known offers as evidence; flag by ``rule`` (``link.similar.similar``)."""
+    """Nearest known offers as evidence; flag by ``rule`` (``link.similar.similar``).
+
+    The encoder reads the first ``max_chars`` of each normalised text.
+    """
     from .link.similar import SIMILAR_FLAG_COSINE, TOP_K
     from .link.similar import similar as similar_posts
 
-    return similar_posts(
+    out = similar_posts(
         posts,
         bank,
         store=store,
@@ -74,18 +106,31 @@ def similar(
         combiner=combiner,
         flag_cosine=SIMILAR_FLAG_COSINE if flag_cosine is None else flag_cosine,
         k=k or TOP_K,
+        max_chars=max_chars,
     )
+    return [
+        _marked(p, len(p.normalised.text if p.normalised is not None else p.text), max_chars)
+        for p in out
+    ]
 
 
-def extract(post: Post) -> Post:
-    """Phones, handles, prices, places and dates, with offsets into the original text."""
+def extract(
+    post: Post,
+    *,
+    max_chars: int = _DEFAULT.extract_chars,
+    normalise_chars: int = _DEFAULT.normalise_chars,
+) -> Post:
+    """Phones, handles, prices, places and dates in the first ``max_chars`` of the
+    normalised text, with offsets into the original text."""
     # Imported here, not at the top: spaCy is only needed once a post reaches this stage,
     # and loading the model first (skops scans every loaded module) is cheaper without it.
     from .extract import extract as extract_entities
 
     hints = [h for h in (post.extras.get("region"), post.extras.get("country")) if h]
-    source = post.normalised if post.normalised is not None else post.text
-    return post.with_(entities=extract_entities(source, lang=post.lang, region_hints=hints))
+    norm = _normalised(post, normalise_chars)
+    post = _marked(post, len(norm.text), max_chars)
+    entities = extract_entities(norm.head(max_chars), lang=post.lang, region_hints=hints)
+    return post.with_(entities=entities)
 
 
 def load_classifier(settings: Settings) -> Classifier:
@@ -123,8 +168,10 @@ class Stages:
         flag_cosine: float | None = None,
         k: int | None = None,
         store: Any = None,
+        limits: LimitsSettings | None = None,
     ) -> None:
         self.classifier = classifier
+        self.limits = limits or _DEFAULT
         self.stages = tuple(stages)
         self.bank = bank
         self.rule = rule
@@ -174,6 +221,7 @@ class Stages:
             flag_cosine=sim.flag_cosine,
             k=sim.k,
             store=store,
+            limits=settings.limits,
         )
 
     def similar(self, posts: list[Post]) -> list[Post]:
@@ -188,29 +236,65 @@ class Stages:
             combiner=self.combiner,
             flag_cosine=self.flag_cosine,
             k=self.k,
+            max_chars=self.limits.encoder_chars,
         )
 
     def process(self, posts: Sequence[Post]) -> list[Post]:
         """Run the configured stages over one batch, in order."""
-        out = [normalise(p) for p in posts]
+        lim = self.limits
+        out = [normalise(p, max_chars=lim.normalise_chars) for p in posts]
         if "language" in self.stages or "classify" in self.stages:
-            out = [language(p) for p in out]
+            out = [language(p, max_chars=lim.language_chars) for p in out]
         if "classify" in self.stages and self.classifier is not None:
-            out = classify(out, self.classifier)
+            out = classify(
+                out,
+                self.classifier,
+                max_chars=lim.classify_chars,
+                normalise_chars=lim.normalise_chars,
+            )
         out = self.similar(out)
         if "extract" in self.stages:
-            out = [extract(p) for p in out]
+            out = [
+                extract(p, max_chars=lim.extract_chars, normalise_chars=lim.normalise_chars)
+                for p in out
+            ]
         return out
+
+    def batches(self, posts: Iterable[Post], size: int = 256) -> Iterator[list[Post]]:
+        """``posts`` in batches of ``size`` posts or ``limits.batch_chars`` characters."""
+        return batches(posts, size, max_chars=self.limits.batch_chars)
+
+
+def batches(
+    posts: Iterable[Post], size: int = 256, *, max_chars: int = _DEFAULT.batch_chars
+) -> Iterator[list[Post]]:
+    """Batches of at most ``size`` posts, ending early once they hold ``max_chars`` of text.
+
+    A post longer than ``max_chars`` is a batch of its own, so a batch of long posts
+    never holds more than one such post beyond the cap.
+    """
+    batch: list[Post] = []
+    chars = 0
+    for post in posts:
+        if batch and chars + len(post.text) > max_chars:
+            yield batch
+            batch, chars = [], 0
+        batch.append(post)
+        chars += len(post.text)
+        if len(batch) >= size:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
 
 
 def ingest(
     posts: Iterable[Post], stages: Stages, store: Any, *, batch_size: int = 256
 ) -> dict[str, int]:
-    """Run the stages over ``posts`` and save them, one transaction per batch."""
-    from .classify import iter_batches
-
+    """Run the stages over ``posts`` and save them, one transaction per batch (by count
+    and by size, ``Stages.batches``)."""
     totals = {"new": 0, "updated": 0, "unchanged": 0, "flagged": 0}
-    for batch in iter_batches(posts, batch_size):
+    for batch in stages.batches(posts, batch_size):
         processed = stages.process(batch)
         result = store.save_posts(processed)
         totals["new"] += result.new

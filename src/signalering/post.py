@@ -36,6 +36,7 @@ _OUTPUT_FIELDS = (
     "model_version",
     "entities",
     "cluster",
+    "truncated",
 )
 
 
@@ -63,6 +64,9 @@ class Post:
     model_version: str | None = None
     entities: dict[str, list[dict[str, Any]]] | None = None
     cluster: str | None = None
+    # True when a stage read only the first part of the text (``limits.*_chars``) or the
+    # crawl stored it capped (``limits.crawl_text_chars``); None (not written) otherwise.
+    truncated: bool | None = None
     # The normalise stage's result (text + offset map); not written to JSONL.
     normalised: Any = field(default=None, repr=False, compare=False)
 

@@ -153,6 +153,8 @@ def _read_chunk(store: Store, first: int, last: int) -> tuple[list[Post], set[in
     extracted: set[int] = set()
     with store._session() as session:
         for row in session.execute(query):
+            extras = dict(row.extras or {})
+            truncated = bool(extras.pop("truncated", False)) or None
             posts.append(
                 Post(
                     text=row.text,
@@ -161,9 +163,10 @@ def _read_chunk(store: Store, first: int, last: int) -> tuple[list[Post], set[in
                     kind=row.kind,
                     url=row.url,
                     post_id=row.post_id,
-                    extras=dict(row.extras or {}),
+                    extras=extras,
                     lang=row.lang,
                     lang_confidence=row.lang_confidence,
+                    truncated=truncated,
                 )
             )
             if row.extracted_at is not None:
@@ -180,14 +183,19 @@ def _process(stages: Any, posts: list[Post], extracted: set[int]) -> list[Post]:
     entities. Extracted posts carry ``entities`` (``{}`` when nothing was found), so
     ``save_scores`` stores them and marks the posts extracted.
     """
-    out = [pipeline.normalise(p) for p in posts]
-    out = pipeline.classify(out, stages.classifier)
+    lim = getattr(stages, "limits", None) or pipeline.LimitsSettings()
+    out = [pipeline.normalise(p, max_chars=lim.normalise_chars) for p in posts]
+    out = pipeline.classify(
+        out, stages.classifier, max_chars=lim.classify_chars, normalise_chars=lim.normalise_chars
+    )
     out = stages.similar(out)  # the same rule and combiner as ingest
     for i, post in enumerate(out):
         if int(post.id or 0) not in extracted:
             if post.lang is None:
-                post = pipeline.language(post)
-            out[i] = pipeline.extract(post)
+                post = pipeline.language(post, max_chars=lim.language_chars)
+            out[i] = pipeline.extract(
+                post, max_chars=lim.extract_chars, normalise_chars=lim.normalise_chars
+            )
     return out
 
 

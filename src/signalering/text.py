@@ -78,6 +78,12 @@ class Normalised:
         end = min(end, len(self.text))
         return (self.starts[start], self.ends[end - 1])
 
+    def head(self, n: int) -> Normalised:
+        """The first ``n`` characters of ``.text``, offsets still into the same original."""
+        if len(self.text) <= n:
+            return self
+        return Normalised(self.original, self.text[:n], self.starts[:n], self.ends[:n])
+
 
 class _Buffer:
     """Characters of the text being built, each with its span in the original."""

@@ -14,6 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from signalering import accounts
+from signalering.classify import Classifier
+from signalering.pipeline import Stages
+from signalering.post import Post
 from signalering.store import Store
 from signalering.web import review as rv
 from signalering.web.app import create_app
@@ -112,6 +115,95 @@ def test_campaign_user_gets_aggregates_but_no_raw_contact_anywhere(
     aggregates = client.get("/api/aggregates").json()
     assert aggregates["contacts"], "pseudonymised contacts are listed"
     assert all(len(c["pseudonym"]) >= 12 for c in aggregates["contacts"])
+
+
+def test_only_admins_read_the_audit_log(client: TestClient, review: Review) -> None:
+    pk = review.ids["101"]
+    login(client, "anna").get(f"/posts/{pk}")  # an audited view
+    assert client.get("/audit").status_code == 403
+    assert 'id="nav-audit"' not in client.get("/queue").text
+    login(client, "root")
+    page = client.get("/audit")
+    assert page.status_code == 200
+    assert "view.contacts" in page.text and f"post:{pk}" in page.text and "anna" in page.text
+    assert 'id="nav-audit"' in client.get("/queue").text
+
+
+@pytest.mark.parametrize(
+    ("base_url", "headers", "secure"),
+    [
+        ("http://testserver", {}, False),
+        ("http://testserver", {"X-Forwarded-Proto": "https"}, True),
+        ("http://testserver", {"X-Forwarded-Proto": "http"}, False),
+        ("https://testserver", {}, True),
+    ],
+    ids=["plain-http", "proxy-says-https", "proxy-says-http", "direct-https"],
+)
+def test_session_cookie_is_secure_when_served_over_https(
+    review: Review, base_url: str, headers: dict[str, str], secure: bool
+) -> None:
+    client = TestClient(create_app(review.settings, store=review.store), base_url=base_url)
+    page = client.get("/login", headers=headers)
+    login_csrf = next(c for c in page.headers.get_list("set-cookie") if "login_csrf=" in c)
+    assert ("; secure" in login_csrf.lower()) is secure, login_csrf
+    # Behind the proxy the client speaks plain HTTP, where a browser would not send a
+    # Secure cookie: hand it over as the proxy's HTTPS client would.
+    client.cookies.clear()
+    response = client.post(
+        "/login",
+        data={"name": "anna", "password": PASSWORD, "csrf": csrf_of(page.text)},
+        headers={**headers, "Cookie": login_csrf.split(";")[0]},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    cookies = response.headers.get_list("set-cookie")
+    session = next(c for c in cookies if "signalering_session=" in c)
+    assert ("; secure" in session.lower()) is secure, session
+
+
+def test_secure_cookies_setting_marks_the_session_cookie_secure_over_plain_http(
+    review: Review,
+) -> None:
+    settings = review.settings.model_copy(
+        update={"web": review.settings.web.model_copy(update={"secure_cookies": True})}
+    )
+    client = TestClient(create_app(settings, store=review.store))
+    page = client.get("/login")
+    login_csrf = next(c for c in page.headers.get_list("set-cookie") if "login_csrf=" in c)
+    assert "; secure" in login_csrf.lower()
+    client.cookies.clear()
+    response = client.post(
+        "/login",
+        data={"name": "anna", "password": PASSWORD, "csrf": csrf_of(page.text)},
+        headers={"Cookie": login_csrf.split(";")[0]},
+        follow_redirects=False,
+    )
+    session = next(
+        c for c in response.headers.get_list("set-cookie") if "signalering_session=" in c
+    )
+    assert "; secure" in session.lower()
+
+
+def test_a_post_read_in_part_says_so_on_its_page_and_shows_only_that_part(
+    client: TestClient, review: Review, trained_model: Path
+) -> None:
+    head = "Boat Zuwara to Lampedusa 3500 euro, whatsapp +218 91 234 5678. "
+    text = head + "filler words of a pasted dump " * 10_000 + "THE-TAIL-NOBODY-READ"
+    (post,) = Stages(Classifier.load(trained_model)).process(
+        [Post(text=text, source="tg-long", kind="telegram", post_id="900")]
+    )
+    assert post.truncated is True
+    review.store.save_posts([post])
+    pk = next(int(p.id) for p in review.store.iter_posts() if p.post_id == "900")
+    stored = review.store.get(pk)
+    assert stored is not None and stored.text == text and stored.truncated is True
+    login(client, "anna").cookies.set("signalering_lang", "en")
+    page = client.get(f"/posts/{pk}").text
+    assert 'id="truncated-note"' in page
+    assert f"the first 200,000 of {len(text):,} characters" in page
+    assert "THE-TAIL-NOBODY-READ" not in page
+    short = client.get(f"/posts/{review.ids['101']}").text
+    assert 'id="truncated-note"' not in short
 
 
 def test_analyst_sees_the_post_with_contacts_and_the_view_is_audited(

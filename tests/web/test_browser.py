@@ -91,7 +91,7 @@ def nothing_ran(browser: WebDriver) -> None:
         browser.switch_to.alert.text  # noqa: B018
 
 
-def test_analyst_confirms_a_highlighted_post_and_it_moves_to_the_audit_log(
+def test_analyst_confirms_a_highlighted_post_and_the_admin_reads_it_in_the_audit_log(
     browser: WebDriver, live: Live, screenshots: Path
 ) -> None:
     log_in(browser, live, "anna")
@@ -124,7 +124,12 @@ def test_analyst_confirms_a_highlighted_post_and_it_moves_to_the_audit_log(
 
     browser.get(f"{live.url}/queue")
     assert not browser.find_elements(By.ID, f"row-{pk}")
+    # The audit log oversees the analysts: an analyst has no link to it and cannot open it.
+    assert not browser.find_elements(By.ID, "nav-audit")
     browser.get(f"{live.url}/audit")
+    assert not browser.find_elements(By.ID, "audit")
+    log_in(browser, live, "root")
+    browser.find_element(By.ID, "nav-audit").click()
     audit = browser.find_element(By.ID, "audit").text
     assert "decision.confirm" in audit and f"post:{pk}" in audit and "anna" in audit
 

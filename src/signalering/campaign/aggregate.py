@@ -21,6 +21,7 @@ from signalering.campaign.claims import claim_labels, detect_claims
 from signalering.campaign.routes import route_name, route_of
 from signalering.campaign.scrub import excerpt
 from signalering.campaign.themes import ThemeInput, find_themes, unthemed
+from signalering.config import LimitsSettings
 from signalering.errors import InputError
 from signalering.post import Post
 from signalering.text import normalise
@@ -36,6 +37,9 @@ CLAIM_LABELS = ("offer",)  # claims are counted on offers (the classifier's verd
 _BATCH = 2000
 _EXAMPLES_PER_CLAIM = 3
 _CANDIDATES_PER_CLAIM = 12  # in different languages, to pick examples no other claim shows
+# Claims and themes read what the classifier reads of a post (limits.classify_chars): a
+# 20 MB post in the store must not be normalised whole for a report.
+TEXT_CHARS = LimitsSettings().classify_chars
 
 
 def _bound(value: date | datetime | str | None, *, end: bool) -> datetime | None:
@@ -70,7 +74,7 @@ class _Item(NamedTuple):
 
 def _item(post: Post) -> _Item:
     return _Item(
-        post.text,
+        post.text[:TEXT_CHARS],
         post.lang,
         post.source,
         post.kind,
@@ -78,7 +82,7 @@ def _item(post: Post) -> _Item:
         _when(post),
         post.label,
         post.entities or {},
-        post.normalised.text if post.normalised is not None else None,
+        post.normalised.text[:TEXT_CHARS] if post.normalised is not None else None,
     )
 
 
@@ -393,7 +397,7 @@ def _stored_posts(store: Store, since: datetime | None, until: datetime | None) 
         query = (
             select(
                 PostRow.id,
-                PostRow.text,
+                func.substr(PostRow.text, 1, TEXT_CHARS).label("text"),
                 PostRow.lang,
                 PostRow.source,
                 PostRow.kind,

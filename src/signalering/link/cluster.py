@@ -54,6 +54,9 @@ class ClusterSettings:
 
 
 _SMALL_GROUP = 64
+# Defaults of limits.cluster_chars and limits.encoder_chars (config.LimitsSettings).
+CLUSTER_CHARS = 20_000
+ENCODER_CHARS = 20_000
 
 
 def contact_groups(contacts: Sequence[Iterable[str]]) -> list[np.ndarray]:
@@ -213,18 +216,29 @@ def cluster_posts(
     encoder: str | None = DEFAULT_ENCODER,
     store: Store | None = None,
     settings: ClusterSettings | None = None,
+    max_chars: int = CLUSTER_CHARS,
+    encoder_chars: int = ENCODER_CHARS,
 ) -> list[Post]:
     """The posts with ``cluster`` set: one id per repost/translation group, None when alone.
 
     ``encoder=None`` links by text and nothing else (no translations). Embeddings are
-    cached in ``store`` when one is given.
+    cached in ``store`` when one is given. MinHash reads the first ``max_chars`` of each
+    text and the encoder the first ``encoder_chars`` (``limits.cluster_chars`` and
+    ``limits.encoder_chars``); a post read in part gets ``truncated=True``.
     """
-    texts = [p.text for p in posts]
-    vectors = encode(texts, encoder=encoder, store=store) if encoder and texts else None
-    if vectors is not None:
+    texts = [p.text[:max_chars] for p in posts]
+    read = min(max_chars, encoder_chars) if encoder else max_chars
+    vectors = None
+    if encoder and texts:
+        heads = [p.text[:encoder_chars] for p in posts]
+        vectors = encode(heads, encoder=encoder, store=store)
         # A post the encoder mostly cannot read gets no embedding links (a zero vector):
         # its cosine to anything would be noise. MinHash, contact and route links remain.
-        vectors = readable(texts, get_encoder(encoder), vectors)
+        vectors = readable(heads, get_encoder(encoder), vectors)
+        del heads
+    posts = [
+        p.with_(truncated=True) if len(p.text) > read and not p.truncated else p for p in posts
+    ]
     labels = cluster_labels(
         texts,
         vectors=vectors,

@@ -244,8 +244,11 @@ def similar(
     combiner: Combiner | None = None,
     flag_cosine: float = SIMILAR_FLAG_COSINE,
     k: int = TOP_K,
+    max_chars: int | None = None,
 ) -> list[Post]:
     """Add nearest-exemplar evidence to each post, and flag it by ``rule``.
+
+    The encoder reads the first ``max_chars`` of each normalised text (all when None).
 
     ``or``: flagged when the top cosine >= ``flag_cosine``; ``logistic``: when
     ``combiner``'s score of P(offer) (``post.scores["offer"]``) and the top cosine reaches
@@ -263,7 +266,7 @@ def similar(
         return []
     model = get_encoder(bank.encoder)
     # The normalised text (obfuscation folded), as the classifier embeds it: one pass.
-    texts = [(p.normalised or normalise(p.text)).text for p in posts]
+    texts = [(p.normalised or normalise(p.text[:max_chars])).text[:max_chars] for p in posts]
     vectors = (
         EmbeddingCache(store).encode(texts, model)
         if store is not None

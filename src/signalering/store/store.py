@@ -307,7 +307,8 @@ class Store:
             "posted_at": _parse_time(post.posted_at, "posted_at"),
             "text": post.text,
             "content_hash": content_hash,
-            "extras": dict(post.extras) or None,
+            # The truncated marker rides in extras (no column): _to_post reads it back.
+            "extras": {**post.extras, **({"truncated": True} if post.truncated else {})} or None,
         }
         if post.lang is not None:
             fields["lang"] = post.lang
@@ -688,6 +689,8 @@ class Store:
 
     @staticmethod
     def _to_post(row: PostRow, score: Score | None, entities: dict | None) -> Post:
+        extras = dict(row.extras or {})
+        truncated = bool(extras.pop("truncated", False)) or None
         post = Post(
             text=row.text,
             id=str(row.id),
@@ -698,10 +701,11 @@ class Store:
             author=row.author,
             posted_at=_iso(row.posted_at),
             fetched_at=_iso(row.fetched_at),
-            extras=dict(row.extras or {}),
+            extras=extras,
             lang=row.lang,
             lang_confidence=row.lang_confidence,
             entities=entities,
+            truncated=truncated,
         )
         if score is not None:
             post = post.with_(

@@ -33,6 +33,9 @@ SESSION_COOKIE = "signalering_session"
 LOGIN_CSRF_COOKIE = "signalering_login_csrf"
 LANG_COOKIE = "signalering_lang"
 ANALYSTS = ("analyst", "admin")
+# The audit log says who looked at which contacts and who decided what: it oversees the
+# analysts, so only admins read it (README: Roles).
+ADMINS = ("admin",)
 EVERYONE = ("analyst", "campaign", "admin")
 
 SECURITY_HEADERS = {
@@ -199,4 +202,5 @@ def queue_filter(
 
 Filters = Depends(queue_filter)
 Analyst = Depends(require(*ANALYSTS))
+Admin = Depends(require(*ADMINS))
 Anyone = Depends(require(*EVERYONE))

@@ -20,6 +20,7 @@ from signalering.web.app import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    Admin,
     Analyst,
     Anyone,
     Filters,
@@ -47,7 +48,16 @@ def _local(path: str | None) -> str:
 
 
 def _secure(request: Request) -> bool:
-    return bool(request.app.state.settings.web.secure_cookies)
+    """Cookies get ``Secure`` when ``web.secure_cookies`` is set, or the request came over
+    HTTPS: directly, or through a proxy that says ``X-Forwarded-Proto: https``.
+
+    Trusting the header is safe here: a client that forges it only gets a cookie its
+    browser will not send back over plain HTTP.
+    """
+    if request.app.state.settings.web.secure_cookies or request.url.scheme == "https":
+        return True
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return forwarded.split(",")[0].strip().lower() == "https"
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -162,16 +172,22 @@ def post_page(request: Request, post_pk: int, session=Analyst) -> Response:  # n
     store.audit(session.account.name, "view.contacts", f"post:{post_pk}")
     decisions = store.decisions(post_pk)
     probabilities = sorted((post.scores or {}).items(), key=lambda kv: -float(kv[1]))
+    # The page shows what the stages read at most (limits.normalise_chars), not 20 MB.
+    limits = request.app.state.settings.limits
+    shown = limits.normalise_chars
+    versions = [{**v, "text": v["text"][:shown]} for v in store.versions(post_pk)]
     return HTMLResponse(
         render(
             "post.html",
             **base_context(request, session),
             post=post,
-            segments=review.evidence_segments(post.text, post.evidence),
+            segments=review.evidence_segments(post.text[:shown], post.evidence),
+            shown_chars=min(shown, len(post.text)),
+            total_chars=len(post.text),
             probabilities=probabilities,
             decisions=decisions,
-            versions=store.versions(post_pk),
-            nearest=review.nearest_offers(store, post),
+            versions=versions,
+            nearest=review.nearest_offers(store, post, max_chars=limits.cluster_chars),
             links=post_links(store, post_pk),
             hold=hold_of(store, post_pk),
             next_pk=review.next_open(store, post_pk),
@@ -281,7 +297,7 @@ def add_candidate(
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, session=Analyst, limit: int = 200) -> Response:  # noqa: B008
+def audit_page(request: Request, session=Admin, limit: int = 200) -> Response:  # noqa: B008
     entries = store_of(request).audit_log(limit=max(1, min(limit, 2000)))
     return HTMLResponse(render("audit.html", **base_context(request, session), entries=entries))
 

@@ -325,7 +325,7 @@ def _stored_pk(exemplar: str) -> int | None:
     return None
 
 
-def nearest_offers(store: Store, post: Post, *, k: int = 5) -> list[dict]:
+def nearest_offers(store: Store, post: Post, *, k: int = 5, max_chars: int = 20_000) -> list[dict]:
     """Known offers closest to ``post``, best first.
 
     From the pipeline's similarity evidence (``{"kind": "similar", ...}``: nearest
@@ -340,7 +340,7 @@ def nearest_offers(store: Store, post: Post, *, k: int = 5) -> list[dict]:
     bank = [p for p in exemplars(store) if p != pk]
     shared = _shared_contacts(store, post, bank)
     if not similar:
-        return _by_characters(store, post, bank, shared, k)
+        return _by_characters(store, post, bank, shared, k, max_chars)
     rows: list[dict] = []
     for entry in similar:
         exemplar = str(entry.get("exemplar") or "")
@@ -431,12 +431,13 @@ def _fill_texts(store: Store, rows: list[dict]) -> None:
 
 
 def _by_characters(
-    store: Store, post: Post, bank: list[int], shared: dict[int, int], k: int
+    store: Store, post: Post, bank: list[int], shared: dict[int, int], k: int, max_chars: int
 ) -> list[dict]:
-    """Fallback without similarity evidence: character-trigram overlap with confirmed offers."""
+    """Fallback without similarity evidence: character-trigram overlap with confirmed offers
+    (the first ``max_chars`` of each text, ``limits.cluster_chars``)."""
     if not bank:
         return []
-    grams = _grams(post.text)
+    grams = _grams(post.text[:max_chars])
     with store._session() as session:
         texts = {
             other: (text, lang)
@@ -446,7 +447,7 @@ def _by_characters(
         }
     scored = []
     for other, (text, lang) in texts.items():
-        theirs = _grams(text)
+        theirs = _grams(text[:max_chars])
         union = len(grams | theirs) or 1
         similarity = len(grams & theirs) / union
         if similarity >= 0.15 or other in shared:
