@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
-from signalering.errors import SignaleringError, SourceError
+from signalering.config import CrawlSettings, load_config
+from signalering.config import Settings as Config
+from signalering.errors import ConfigError, SignaleringError, SourceError
 from spiders.pipelines import drift_warnings
 from spiders.sources import Source, load_sources, parse_source
 
@@ -140,15 +142,26 @@ def source_lock(lock_dir: Path, name: str) -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _configure(s: Settings, source: Source, user_agent: str | None) -> None:
+def _configure(s: Settings, source: Source, crawl: CrawlSettings) -> None:
     if source.download_delay is not None:
         s.set("DOWNLOAD_DELAY", source.download_delay, priority="spider")
     s.set("CONCURRENT_REQUESTS_PER_DOMAIN", source.concurrency, priority="spider")
-    agent = source.user_agent or user_agent or s.get("USER_AGENT")
-    contact = source.contact or s.get("SIGNALERING_CONTACT")
+    s.set("USER_AGENT", user_agent(source, crawl), priority="spider")
+
+
+def user_agent(source: Source, crawl: CrawlSettings) -> str:
+    """The user agent a source is crawled with: the source's or ``crawl.user_agent``, with
+    the source's or ``crawl.contact`` in brackets.
+
+    >>> user_agent(adhoc_source("feed", "http://a.example/rss"), CrawlSettings(
+    ...     user_agent="bot/1", contact="mailto:ops@example.org"))
+    'bot/1 (mailto:ops@example.org)'
+    """
+    agent = source.user_agent or crawl.user_agent
+    contact = source.contact or crawl.contact
     if contact and contact not in agent:
         agent = f"{agent} ({contact})"
-    s.set("USER_AGENT", agent, priority="spider")
+    return agent
 
 
 def summarise(
@@ -299,27 +312,33 @@ _ONE_LINE = _OneLineDownloadErrors()
 
 def crawl(
     sources: list[Source],
+    config: Config,
     *,
     output: Path | None = None,
-    database_url: str | None = None,
+    store: bool = False,
     score: bool = True,
     jobdir: Path | None = None,
-    user_agent: str | None = None,
     settings: dict | None = None,
     progress: bool = False,
-    redis_url: str | None = None,
+    distributed: bool = False,
     run_key: str | None = None,
 ) -> list[CrawlSummary]:
-    """Crawl ``sources`` in this process and return one summary per source.
+    """Crawl ``sources`` in this process with ``config`` and return one summary per source.
 
-    Posts go to ``output`` (JSONL, appended; posts already in it are not repeated) and/or
-    to the store at ``database_url`` (analysed first when ``score``). ``jobdir`` holds one
-    Scrapy JOBDIR and lock per source, so a killed crawl resumes and two runs of one
-    source never overlap. ``settings`` overrides Scrapy settings last.
+    ``config`` (signalering's ``Settings``) is the one carrier of the configuration: it
+    goes to Scrapy whole, as the setting ``SIGNALERING_SETTINGS``, and the store pipeline
+    rebuilds it, so posts are scored with its model, threshold and similarity settings and
+    pseudonymised with its key. The user agent is ``crawl.user_agent`` (and
+    ``crawl.contact``) unless a source names its own.
 
-    With ``redis_url`` the crawl is distributed (``spiders.distributed``): every process
-    started with the same ``run_key`` shares one Redis queue and seen set per source, and
-    the queue in Redis (not a JOBDIR or a lock) carries a killed run on.
+    Posts go to ``output`` (JSONL, appended; posts already in it are not repeated) and/or,
+    with ``store``, to the store at ``config.database_url`` (analysed first when ``score``).
+    ``jobdir`` holds one Scrapy JOBDIR and lock per source, so a killed crawl resumes and
+    two runs of one source never overlap. ``settings`` overrides Scrapy settings last.
+
+    ``distributed`` shares the crawl through ``crawl.redis_url`` (``spiders.distributed``):
+    every process started with the same ``run_key`` shares one Redis queue and seen set
+    per source, and the queue in Redis (not a JOBDIR or a lock) carries a killed run on.
     """
     from spiders.distributed import (
         check_redis,
@@ -329,21 +348,29 @@ def crawl(
         shared_politeness,
     )
 
-    if redis_url:
+    redis_url = None
+    if distributed:
+        redis_url = config.crawl.redis_url
+        if not redis_url:
+            raise ConfigError(
+                "a distributed crawl needs the shared Redis — set crawl.redis_url or "
+                "SIGNALERING_CRAWL_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
+            )
         check_redis(redis_url)
         run_key = run_key or default_run_key()
         jobdir = None
-    if database_url:
-        # Reach (and migrate) the store before Scrapy starts: inside the crawl an
-        # unreachable database is tracebacks in the log and a run that looks finished.
+    if store:
+        # Reach (and migrate) the store and read the pseudonym key before Scrapy starts:
+        # inside the crawl an unreachable database is tracebacks in the log and a run
+        # that looks finished.
         from signalering.store import Store
 
-        Store.open(database_url).close()
+        Store.open(config.database_url, pseudonym_key=config.pseudonym_key()).close()
     base = base_settings()
+    base.set("SIGNALERING_SETTINGS", config.model_dump_json(), priority="cmdline")
     if output is not None:
         base.set("SIGNALERING_OUTPUT", str(output), priority="cmdline")
-    if database_url:
-        base.set("SIGNALERING_DATABASE_URL", database_url, priority="cmdline")
+    base.set("SIGNALERING_STORE", store, priority="cmdline")
     base.set("SIGNALERING_SCORE", score, priority="cmdline")
     if progress:
         base.set("LOGSTATS_INTERVAL", 10.0, priority="cmdline")
@@ -359,7 +386,7 @@ def crawl(
     if caller_logs:
         level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
         logging.getLogger("scrapy").setLevel(level)
-    lock_dir = Path(jobdir) if jobdir else Path(".signalering") / "locks"
+    lock_dir = Path(jobdir) if jobdir else config.paths.home / "locks"
     summaries: list[CrawlSummary] = []
     running: list[tuple[Source, Crawler]] = []
     with contextlib.ExitStack() as stack:
@@ -371,7 +398,7 @@ def crawl(
                 summaries.append(CrawlSummary(source.name, 0, 0, 0, 0, 0, 0.0, status="locked"))
                 continue
             crawler = process.create_crawler(_load(source.kind))
-            _configure(crawler.settings, source, user_agent)
+            _configure(crawler.settings, source, config.crawl)
             if jobdir:
                 _drop_broken_state(Path(jobdir) / source.name)
                 crawler.settings.set("JOBDIR", str(Path(jobdir) / source.name), priority="cmdline")
@@ -434,14 +461,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise SourceError("give --sources FILE or --kind KIND --url URL")
         overrides = dict(item.split("=", 1) for item in args.set)
+        # The configuration as `signalering` reads it (signalering.toml, SIGNALERING_*).
+        config = load_config(
+            overrides={
+                "database": {"url": args.database_url},
+                "crawl": {"redis_url": args.redis_url},
+            }
+        )
         summaries = crawl(
             sources,
+            config,
             output=args.output,
-            database_url=args.database_url,
+            store=bool(args.database_url),
             score=not args.no_score,
             jobdir=args.jobdir,
             settings=overrides,
-            redis_url=args.redis_url or os.environ.get("SIGNALERING_CRAWL_REDIS_URL"),
+            distributed=bool(args.redis_url or os.environ.get("SIGNALERING_CRAWL_REDIS_URL")),
             run_key=args.run_key,
         )
     except SignaleringError as exc:

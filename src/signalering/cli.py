@@ -554,17 +554,6 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         )
 
 
-def _redis_url(settings: Settings) -> str:
-    from .errors import ConfigError
-
-    if not settings.crawl.redis_url:
-        raise ConfigError(
-            "--distributed needs the shared Redis — set crawl.redis_url or "
-            "SIGNALERING_CRAWL_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
-        )
-    return settings.crawl.redis_url
-
-
 def _crawl(
     settings: Settings,
     sources_file: Path | None,
@@ -594,18 +583,15 @@ def _crawl(
         raise SignaleringError(
             "nothing to crawl — give --sources FILE, or --kind with --url / --config"
         )
-    user_agent = settings.crawl.user_agent
-    if settings.crawl.contact:
-        user_agent = f"{user_agent} contact: {settings.crawl.contact}"
     summaries = crawl(
         chosen,
+        settings,
         output=output,
-        database_url=None if output else settings.database_url,
+        store=output is None,
         score=score,
         jobdir=settings.paths.home / "jobs",
-        user_agent=user_agent,
         progress=not state.quiet,
-        redis_url=_redis_url(settings) if distributed else None,
+        distributed=distributed,
         run_key=run_key,
     )
     for s in summaries:
@@ -1084,7 +1070,7 @@ def networks(
     settings = state.settings(database={"url": database_url})
     with Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key()) as store:
         if rebuild:
-            build_networks(store)
+            build_networks(store, encoder=settings.similarity.encoder)
         found = list_networks(store, limit=limit)
     if not found:
         from .store.engine import masked
@@ -1138,18 +1124,14 @@ def rescore(
             seen[0] = done
 
         result = rescore_posts(
-            settings.database_url,
+            settings,
             model_path=model,
             workers=workers,
             chunk_size=chunk_size,
             progress=progress,
-            pseudonym_key=settings.pseudonym_key(),
-            threshold=settings.model.threshold,
             restart=restart,
             similar=similar,
             link=link,
-            encoder=settings.similarity.encoder,
-            rule=settings.similarity.rule,
         )
     out_console.print(
         f"{result['model_version']}: {result['scored']} posts scored "
