@@ -365,7 +365,8 @@ def crawl(
         # that looks finished.
         from signalering.store import Store
 
-        Store.open(config.database_url, pseudonym_key=config.pseudonym_key()).close()
+        Store.open(config.database_url).close()
+        config.pseudonym_key()  # created once under paths.home when not configured
     base = base_settings()
     base.set("SIGNALERING_SETTINGS", config.model_dump_json(), priority="cmdline")
     if output is not None:
