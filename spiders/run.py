@@ -1,18 +1,16 @@
 """Run crawls in-process: the library entry behind ``signalering crawl`` and ``run``.
 
-``python -m spiders.run --sources sources.yaml [--source NAME] [-o posts.jsonl]`` or ad hoc
-``python -m spiders.run --kind telegram --url http://HOST/s/CHANNEL -o posts.jsonl``.
-Scrapy runs one Twisted reactor per process: call :func:`crawl` once per process.
+``crawl(load_sources("sources.yaml"), load_config(), store=True)`` crawls with the
+configuration given; the spider of each source is the one Scrapy's spider loader finds
+under its kind in ``SPIDER_MODULES``. Scrapy runs one Twisted reactor per process: call
+:func:`crawl` once per process. ``python -m spiders.run`` is ``signalering crawl --json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
-import json
 import logging
-import os
 import pickle
 import re
 import sys
@@ -26,20 +24,13 @@ from urllib.parse import urlsplit
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
-from signalering.config import CrawlSettings, load_config
+from signalering.config import CrawlSettings
 from signalering.config import Settings as Config
-from signalering.errors import ConfigError, SignaleringError, SourceError
+from signalering.errors import ConfigError, SourceError
 from spiders.pipelines import drift_warnings
 from spiders.sources import Source, load_sources, parse_source
 
 logger = logging.getLogger(__name__)
-
-SPIDERS = {
-    "telegram": "spiders.telegram.TelegramSpider",
-    "listing": "spiders.listing.ListingSpider",
-    "feed": "spiders.feeds.FeedSpider",
-    "sitemap": "spiders.feeds.SitemapSpider",
-}
 
 
 @dataclass
@@ -83,6 +74,18 @@ def base_settings() -> Settings:
     return settings
 
 
+def spider_kinds() -> list[str]:
+    """The kinds a source may have: the spiders Scrapy's loader finds in ``SPIDER_MODULES``
+    (by their ``name``).
+
+    >>> spider_kinds()
+    ['feed', 'listing', 'sitemap', 'telegram']
+    """
+    from scrapy.spiderloader import get_spider_loader
+
+    return sorted(get_spider_loader(base_settings()).list())
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "source"
 
@@ -106,8 +109,9 @@ def adhoc_source(
                 f"{config}: holds {len(sources)} sources — give one, or use --sources"
             )
         return sources[0]
-    if kind not in SPIDERS:
-        raise SourceError(f"unknown kind {kind!r} — use telegram, feed, sitemap or listing")
+    kinds = spider_kinds()
+    if kind not in kinds:
+        raise SourceError(f"unknown kind {kind!r} — use {', '.join(kinds)}")
     if not url:
         raise SourceError(f"--kind {kind} needs --url URL")
     parts = urlsplit(url)
@@ -398,7 +402,8 @@ def crawl(
                 logger.warning("source %s is already being crawled — skipped this run", source.name)
                 summaries.append(CrawlSummary(source.name, 0, 0, 0, 0, 0, 0.0, status="locked"))
                 continue
-            crawler = process.create_crawler(_load(source.kind))
+            # The spider is the one Scrapy's loader finds under this name in SPIDER_MODULES.
+            crawler = process.create_crawler(source.kind)
             _configure(crawler.settings, source, config.crawl)
             if jobdir:
                 _drop_broken_state(Path(jobdir) / source.name)
@@ -426,67 +431,14 @@ def crawl(
     return summaries
 
 
-def _load(kind: str) -> type:
-    from scrapy.utils.misc import load_object
+def main(argv: list[str] | None = None) -> None:
+    """``python -m spiders.run ARGS``: an alias of ``signalering crawl --json ARGS`` (the one
+    door to crawling, with its options, configuration and exit codes)."""
+    from signalering.cli import main as cli_main
 
-    return load_object(SPIDERS[kind])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry (``python -m spiders.run``); prints one JSON summary per source."""
-    p = argparse.ArgumentParser(prog="python -m spiders.run", description=__doc__)
-    p.add_argument("--sources", type=Path)
-    p.add_argument("--source", action="append", help="only this source (repeatable)")
-    p.add_argument("--base-url", help="replaces {base_url} in the sources file")
-    p.add_argument("--kind", choices=sorted(SPIDERS))
-    p.add_argument("--url")
-    p.add_argument("--config", type=Path)
-    p.add_argument("-o", "--output", type=Path)
-    p.add_argument("--database-url")
-    p.add_argument("--no-score", action="store_true")
-    p.add_argument("--jobdir", type=Path)
-    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--redis-url", help="distributed crawl: the shared Redis (scrapy-redis)")
-    p.add_argument("--run-key", help="distributed crawl: the same on every node of one run")
-    args = p.parse_args(argv)
-    try:
-        if args.kind:
-            sources = [adhoc_source(args.kind, args.url, args.config)]
-        elif args.sources:
-            sources = load_sources(args.sources, base_url=args.base_url)
-            if args.source:
-                unknown = set(args.source) - {s.name for s in sources}
-                if unknown:
-                    raise SourceError(f"{args.sources}: no source named {sorted(unknown)[0]}")
-                sources = [s for s in sources if s.name in args.source]
-        else:
-            raise SourceError("give --sources FILE or --kind KIND --url URL")
-        overrides = dict(item.split("=", 1) for item in args.set)
-        # The configuration as `signalering` reads it (signalering.toml, SIGNALERING_*).
-        config = load_config(
-            overrides={
-                "database": {"url": args.database_url},
-                "crawl": {"redis_url": args.redis_url},
-            }
-        )
-        summaries = crawl(
-            sources,
-            config,
-            output=args.output,
-            store=bool(args.database_url),
-            score=not args.no_score,
-            jobdir=args.jobdir,
-            settings=overrides,
-            distributed=bool(args.redis_url or os.environ.get("SIGNALERING_CRAWL_REDIS_URL")),
-            run_key=args.run_key,
-        )
-    except SignaleringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    for summary in summaries:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False), flush=True)
-    return 0 if all(s.status == "ok" and not s.errors for s in summaries) else 1
+    sys.argv = ["signalering", "crawl", "--json", *(sys.argv[1:] if argv is None else argv)]
+    cli_main()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -554,6 +554,17 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         )
 
 
+def _scrapy_settings(pairs: list[str] | None) -> dict[str, str]:
+    """``NAME=VALUE`` pairs of ``crawl -s`` as a dict."""
+    out = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InputError(f"-s {pair!r}: give a Scrapy setting as NAME=VALUE")
+        out[name] = value
+    return out
+
+
 def _crawl(
     settings: Settings,
     sources_file: Path | None,
@@ -561,19 +572,25 @@ def _crawl(
     *,
     output: Path | None,
     score: bool,
+    store: bool = True,
     kind: str | None = None,
     url: str | None = None,
     site_config: Path | None = None,
+    base_url: str | None = None,
+    scrapy_settings: dict[str, str] | None = None,
     distributed: bool = False,
     run_key: str | None = None,
+    as_json: bool = False,
 ) -> None:
+    import json
+
     from spiders.run import adhoc_source, crawl
     from spiders.sources import load_sources
 
     if kind:
         chosen = [adhoc_source(kind, url=url, config=site_config)]  # type: ignore[arg-type]
     elif sources_file:
-        chosen = load_sources(sources_file)
+        chosen = load_sources(sources_file, base_url=base_url)
         if only:
             unknown = sorted(set(only) - {s.name for s in chosen})
             if unknown:
@@ -587,14 +604,18 @@ def _crawl(
         chosen,
         settings,
         output=output,
-        store=output is None,
+        store=store,
         score=score,
         jobdir=settings.paths.home / "jobs",
+        settings=scrapy_settings,
         progress=not state.quiet,
         distributed=distributed,
         run_key=run_key,
     )
     for s in summaries:
+        if as_json:
+            print(json.dumps(s.to_dict(), ensure_ascii=False), flush=True)
+            continue
         status = "" if s.status == "ok" else f" — {s.status}"
         out_console.print(
             f"{s.source}: {s.pages} pages, {s.posts} posts ({s.new} new, {s.updated} updated), "
@@ -602,7 +623,9 @@ def _crawl(
         )
         for warning in s.drift:
             out_console.print(f"{s.source}: {warning}")
-    if any(s.errors or s.status == "failed" for s in summaries):
+    # A source not crawled as asked (errors, failed, locked, no public preview) is skipped
+    # input: exit 3.
+    if any(s.errors or s.status != "ok" for s in summaries):
         raise typer.Exit(3)
 
 
@@ -612,8 +635,12 @@ def crawl(
         Path | None, typer.Option(help="sources.yaml (default crawl.sources).")
     ] = None,
     source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Replaces {base_url} in the sources file.")
+    ] = None,
     kind: Annotated[
-        str | None, typer.Option(help="Ad hoc crawl: telegram, feed, sitemap or listing.")
+        str | None,
+        typer.Option(help="Ad hoc crawl: a spider's name (telegram, feed, sitemap or listing)."),
     ] = None,
     url: Annotated[
         str | None, typer.Option(help="Ad hoc start URL (telegram, feed, sitemap).")
@@ -624,12 +651,27 @@ def crawl(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write raw posts to this JSONL file instead of the store."
+            "--output",
+            "-o",
+            help="Write raw posts to this JSONL file, instead of the store unless "
+            "--database-url is given too.",
         ),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (overrides database.url).")
     ] = None,
     score: Annotated[
         bool, typer.Option("--score/--no-score", help="Run the analysis stages before storing.")
     ] = True,
+    scrapy_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", help="A Scrapy setting NAME=VALUE for this crawl (repeatable)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON summary per source (for scripts).")
+    ] = False,
     distributed: Annotated[
         bool,
         typer.Option(
@@ -644,20 +686,27 @@ def crawl(
 ) -> None:
     """Crawl public sources politely into the store, or raw posts into JSONL.
 
+    Exit code 3 when a source had errors or was not crawled (failed, locked, no public
+    preview). Resumable: each source keeps its Scrapy job folder under paths.home/jobs.
+
     Example: signalering crawl --kind telegram --url https://t.me/s/CHANNEL -o posts.jsonl
     """
-    settings = state.settings()
+    settings = state.settings(database={"url": database_url})
     _crawl(
         settings,
         sources or settings.crawl.sources,
         source,
         output=output,
+        store=output is None or database_url is not None,
         score=score,
         kind=kind,
         url=url,
         site_config=site,
+        base_url=base_url,
+        scrapy_settings=_scrapy_settings(scrapy_set),
         distributed=distributed,
         run_key=run_key,
+        as_json=as_json,
     )
 
 
