@@ -1146,7 +1146,12 @@ def rescore(
         bool, typer.Option("--restart", help="Forget this model version's earlier progress.")
     ] = False,
     similar: Annotated[
-        bool, typer.Option("--similar", help="Add nearest known offers as evidence (slower).")
+        bool,
+        typer.Option(
+            "--similar",
+            help="Add nearest known offers as evidence and flag by similarity.* as ingest does "
+            "(slower).",
+        ),
     ] = False,
     link: Annotated[
         bool, typer.Option("--link", help="Rebuild repost clusters and networks at the end.")
