@@ -63,11 +63,17 @@ class CrawlResult:
 
 
 def run_crawl(
-    args: list[str], output: Path | None, *, timeout: float = 120, home: Path | None = None
+    args: list[str],
+    output: Path | None,
+    *,
+    timeout: float = 120,
+    home: Path | None = None,
+    verbose: bool = False,
 ) -> CrawlResult:
     """``signalering crawl --json ARGS -o OUTPUT`` in a subprocess, with ``home`` (default: a
-    fresh folder, so no job state carries over) as ``paths.home``."""
-    cmd = crawl_command([*args, *FAST])
+    fresh folder, so no job state carries over) as ``paths.home``; ``verbose``: INFO logs
+    in ``stderr`` too."""
+    cmd = crawl_command([*args, *FAST], verbose=verbose)
     if output is not None:
         cmd += ["-o", str(output)]
     with tempfile.TemporaryDirectory(prefix="crawl-home-") as fresh:
