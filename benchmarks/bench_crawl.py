@@ -7,6 +7,7 @@ local server; robots.txt stays on. Reports pages/s and posts/s and the crawl's p
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -28,13 +29,17 @@ def run() -> list[dict]:
         sources = generate_listing_site(root / "site", ads=ADS, per_page=20)
         with serve_site(root / "site") as base:
             cmd = [
-                sys.executable, "-m", "spiders.run", "--sources", str(sources),
-                "--base-url", base, "-o", str(root / "posts.jsonl"),
+                str(Path(sys.executable).with_name("signalering")), "crawl", "--json",
+                "--sources", str(sources), "--base-url", base, "-o", str(root / "posts.jsonl"),
                 "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
-                "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=WARNING",
+                "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
             ]  # fmt: skip
+            # Its own home: job folders and locks of this run only.
+            env = {**os.environ, "SIGNALERING_PATHS_HOME": str(root / "home")}
             start = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                cmd, cwd=REPO, env=env, capture_output=True, text=True, check=True
+            )
             seconds = time.perf_counter() - start
         summary = json.loads(proc.stdout.splitlines()[-1])
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

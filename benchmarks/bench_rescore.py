@@ -33,6 +33,7 @@ from sqlalchemy import insert, text
 
 from benchmarks.bench_store import KEY, database, peak_mb, row
 from signalering import corpus
+from signalering.config import Settings
 from signalering.evaluate import train_model
 from signalering.extract import extract
 from signalering.language import detect
@@ -210,12 +211,11 @@ def run() -> list[dict[str, Any]]:
                             conn.execute(text("ANALYZE"))
                     cpu = _cpu_seconds()
                     start = time.perf_counter()
+                    settings = Settings.model_validate(
+                        {"database": {"url": url}, "privacy": {"pseudonym_key": KEY.decode()}}
+                    )
                     result = rescore(
-                        url,
-                        model_path=model,
-                        workers=WORKERS,
-                        chunk_size=CHUNK_SIZE,
-                        pseudonym_key=KEY,
+                        settings, model_path=model, workers=WORKERS, chunk_size=CHUNK_SIZE
                     )
                     seconds = time.perf_counter() - start
                     main_cpu, workers_cpu = (

@@ -95,7 +95,7 @@ class RequestJournal:
         self.fh = (jobdir / JOURNAL).open("a", encoding="utf-8")
         # With the store, posts wait in a batch: a page only counts as done once the batch
         # holding its posts is saved, or a kill would lose them.
-        self.hold = bool(crawler.settings.get("SIGNALERING_DATABASE_URL"))
+        self.hold = crawler.settings.getbool("SIGNALERING_STORE")
         self.held: list[str] = []
 
     @classmethod

@@ -4,7 +4,6 @@ query-parameter allowlist, max pages and link depth per source, and non-HTML ski
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from spiders.extract import canonicalize
 
@@ -23,19 +23,26 @@ _TEXT_TYPES = ("text/html", "application/xhtml", "text/xml", "application/xml", 
 _FEED_TYPES = ("application/rss", "application/atom", "application/x-gzip", "application/gzip")
 
 
-class CrawlGuardMiddleware:
+class CrawlGuardMiddleware(BaseSpiderMiddleware):
     """Spider middleware: canonical URLs, allowlisted query parameters, a page budget and a
     link-depth bound per source. Pagination requests (``meta["pagination"]``) do not add depth,
-    so a long thread is followed to its end while a calendar trap stops at ``max_depth``."""
+    so a long thread is followed to its end while a calendar trap stops at ``max_depth``.
+
+    Scrapy's single-hook base class feeds it every request, from ``start()`` (no response)
+    and from the spider's output, in both the sync and the async chain."""
 
     def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+        super().__init__(crawler)
         self.stats = crawler.stats
         self.seen: set[str] = set()
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> CrawlGuardMiddleware:
-        return cls(crawler)
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        if response is None:  # a start request (or one the journal re-issues)
+            depth = request.meta.get("hops", 0)
+        else:
+            hops = response.meta.get("hops", 0)
+            depth = hops if request.meta.get("pagination") else hops + 1
+        return self._admit(request, self.crawler.spider, depth)
 
     def _admit(self, request: Request, spider: Spider, depth: int) -> Request | None:
         source = getattr(spider, "source", None)
@@ -61,36 +68,6 @@ class CrawlGuardMiddleware:
         request = request if url == request.url else request.replace(url=url)
         request.meta["hops"] = depth
         return request
-
-    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        async for obj in start:
-            if isinstance(obj, Request):
-                obj = self._admit(obj, self.crawler.spider, obj.meta.get("hops", 0))
-                if obj is None:
-                    continue
-            yield obj
-
-    async def process_spider_output_async(
-        self, response: Response, result: AsyncIterator[Any]
-    ) -> AsyncIterator[Any]:
-        hops = response.meta.get("hops", 0)
-        async for obj in result:
-            if isinstance(obj, Request):
-                depth = hops if obj.meta.get("pagination") else hops + 1
-                obj = self._admit(obj, self.crawler.spider, depth)
-                if obj is None:
-                    continue
-            yield obj
-
-    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
-        hops = response.meta.get("hops", 0)
-        for obj in result:
-            if isinstance(obj, Request):
-                depth = hops if obj.meta.get("pagination") else hops + 1
-                obj = self._admit(obj, self.crawler.spider, depth)
-                if obj is None:
-                    continue
-            yield obj
 
 
 class ContentTypeMiddleware:

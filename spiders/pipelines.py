@@ -78,6 +78,27 @@ class TextCapPipeline:
         return item
 
 
+def carried_settings(crawler: Crawler) -> Any:
+    """signalering's ``Settings`` the crawl carries in ``SIGNALERING_SETTINGS``."""
+    from signalering.config import Settings
+    from signalering.errors import ConfigError
+
+    carried = crawler.settings.get("SIGNALERING_SETTINGS")
+    if not carried:
+        # Never the default configuration in its place: a store filled with another
+        # model, threshold or pseudonym key than the user chose is worse than no crawl.
+        raise ConfigError(
+            "SIGNALERING_STORE is set but SIGNALERING_SETTINGS is not — crawl with "
+            "`signalering crawl` (or spiders.run.crawl), which passes the configuration"
+        )
+    if isinstance(carried, Settings):
+        return carried
+    try:
+        return Settings.model_validate_json(carried)
+    except ValueError as exc:
+        raise ConfigError(f"SIGNALERING_SETTINGS is not signalering's Settings: {exc}") from exc
+
+
 class DedupPipeline:
     """Drop a post already yielded in this crawl: same (source, post_id), or the same
     canonical URL with the same text (one page reached through two URLs)."""
@@ -183,18 +204,20 @@ class JsonlPipeline:
 class StorePipeline:
     """Save posts to the store in batches, after the analysis stages when scoring is on.
 
-    Enabled by ``SIGNALERING_DATABASE_URL``; ``SIGNALERING_SCORE=False`` skips the stages."""
+    Enabled by ``SIGNALERING_STORE``. Everything else comes from ``SIGNALERING_SETTINGS``,
+    signalering's ``Settings`` as the crawl was started with them (``spiders.run.crawl``):
+    the store, the pseudonym key and, unless ``SIGNALERING_SCORE=False``, the stages."""
 
     def __init__(
         self,
-        database_url: str,
+        config: Any,
         *,
         crawler: Crawler,
         score: bool,
         batch_size: int,
         batch_chars: int = 2_000_000,
     ) -> None:
-        self.database_url = database_url
+        self.config = config
         self.crawler = crawler
         stats = crawler.stats
         self.stats = stats
@@ -209,11 +232,10 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
-        url = crawler.settings.get("SIGNALERING_DATABASE_URL")
-        if not url:
+        if not crawler.settings.getbool("SIGNALERING_STORE"):
             raise NotConfigured
         return cls(
-            url,
+            carried_settings(crawler),
             crawler=crawler,
             score=crawler.settings.getbool("SIGNALERING_SCORE", True),
             batch_size=crawler.settings.getint("SIGNALERING_BATCH_SIZE", 50),
@@ -223,13 +245,14 @@ class StorePipeline:
     def open_spider(self) -> None:
         from signalering.store import Store
 
-        self.store = Store.open(self.database_url, pseudonym_key=self._pseudonym_key())
+        config = self.config
+        self.store = Store.open(config.database_url, pseudonym_key=config.pseudonym_key())
         self.crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         if self.score:
             from signalering.pipeline import Stages
 
             # With the store, analyst-confirmed offers join the exemplar bank.
-            self.stages = Stages.load(store=self.store)
+            self.stages = Stages.load(config, store=self.store)
         source = self.crawler.spider.source
         self.store.upsert_source(source.name, source.kind, source.url, {})
         self.run_id = self.store.start_run(source.name)
@@ -266,18 +289,6 @@ class StorePipeline:
         self.stats.inc_value("signalering/store_updated", result.updated)
         self.stats.inc_value("signalering/store_unchanged", result.unchanged)
         self.crawler.signals.send_catch_log(signal=batch_saved)
-
-    def _pseudonym_key(self) -> bytes | None:
-        key = self.crawler.settings.get("SIGNALERING_PSEUDONYM_KEY")
-        if key:
-            return key.encode("utf-8") if isinstance(key, str) else key
-        try:
-            from signalering.config import load_config
-
-            return load_config().pseudonym_key()
-        except Exception as exc:  # no config: the store keeps contacts unlinked
-            logger.warning("no pseudonym key (%s); contacts are stored without pseudonyms", exc)
-            return None
 
     def close_spider(self) -> None:
         self._flush()

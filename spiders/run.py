@@ -1,18 +1,16 @@
 """Run crawls in-process: the library entry behind ``signalering crawl`` and ``run``.
 
-``python -m spiders.run --sources sources.yaml [--source NAME] [-o posts.jsonl]`` or ad hoc
-``python -m spiders.run --kind telegram --url http://HOST/s/CHANNEL -o posts.jsonl``.
-Scrapy runs one Twisted reactor per process: call :func:`crawl` once per process.
+``crawl(load_sources("sources.yaml"), load_config(), store=True)`` crawls with the
+configuration given; the spider of each source is the one Scrapy's spider loader finds
+under its kind in ``SPIDER_MODULES``. Scrapy runs one Twisted reactor per process: call
+:func:`crawl` once per process. ``python -m spiders.run`` is ``signalering crawl --json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
-import json
 import logging
-import os
 import pickle
 import re
 import sys
@@ -26,18 +24,13 @@ from urllib.parse import urlsplit
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
-from signalering.errors import SignaleringError, SourceError
+from signalering.config import CrawlSettings
+from signalering.config import Settings as Config
+from signalering.errors import ConfigError, SourceError
 from spiders.pipelines import drift_warnings
 from spiders.sources import Source, load_sources, parse_source
 
 logger = logging.getLogger(__name__)
-
-SPIDERS = {
-    "telegram": "spiders.telegram.TelegramSpider",
-    "listing": "spiders.listing.ListingSpider",
-    "feed": "spiders.feeds.FeedSpider",
-    "sitemap": "spiders.feeds.SitemapSpider",
-}
 
 
 @dataclass
@@ -81,6 +74,18 @@ def base_settings() -> Settings:
     return settings
 
 
+def spider_kinds() -> list[str]:
+    """The kinds a source may have: the spiders Scrapy's loader finds in ``SPIDER_MODULES``
+    (by their ``name``).
+
+    >>> spider_kinds()
+    ['feed', 'listing', 'sitemap', 'telegram']
+    """
+    from scrapy.spiderloader import get_spider_loader
+
+    return sorted(get_spider_loader(base_settings()).list())
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "source"
 
@@ -104,8 +109,9 @@ def adhoc_source(
                 f"{config}: holds {len(sources)} sources — give one, or use --sources"
             )
         return sources[0]
-    if kind not in SPIDERS:
-        raise SourceError(f"unknown kind {kind!r} — use telegram, feed, sitemap or listing")
+    kinds = spider_kinds()
+    if kind not in kinds:
+        raise SourceError(f"unknown kind {kind!r} — use {', '.join(kinds)}")
     if not url:
         raise SourceError(f"--kind {kind} needs --url URL")
     parts = urlsplit(url)
@@ -140,15 +146,26 @@ def source_lock(lock_dir: Path, name: str) -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _configure(s: Settings, source: Source, user_agent: str | None) -> None:
+def _configure(s: Settings, source: Source, crawl: CrawlSettings) -> None:
     if source.download_delay is not None:
         s.set("DOWNLOAD_DELAY", source.download_delay, priority="spider")
     s.set("CONCURRENT_REQUESTS_PER_DOMAIN", source.concurrency, priority="spider")
-    agent = source.user_agent or user_agent or s.get("USER_AGENT")
-    contact = source.contact or s.get("SIGNALERING_CONTACT")
+    s.set("USER_AGENT", user_agent(source, crawl), priority="spider")
+
+
+def user_agent(source: Source, crawl: CrawlSettings) -> str:
+    """The user agent a source is crawled with: the source's or ``crawl.user_agent``, with
+    the source's or ``crawl.contact`` in brackets.
+
+    >>> user_agent(adhoc_source("feed", "http://a.example/rss"), CrawlSettings(
+    ...     user_agent="bot/1", contact="mailto:ops@example.org"))
+    'bot/1 (mailto:ops@example.org)'
+    """
+    agent = source.user_agent or crawl.user_agent
+    contact = source.contact or crawl.contact
     if contact and contact not in agent:
         agent = f"{agent} ({contact})"
-    s.set("USER_AGENT", agent, priority="spider")
+    return agent
 
 
 def summarise(
@@ -299,27 +316,33 @@ _ONE_LINE = _OneLineDownloadErrors()
 
 def crawl(
     sources: list[Source],
+    config: Config,
     *,
     output: Path | None = None,
-    database_url: str | None = None,
+    store: bool = False,
     score: bool = True,
     jobdir: Path | None = None,
-    user_agent: str | None = None,
     settings: dict | None = None,
     progress: bool = False,
-    redis_url: str | None = None,
+    distributed: bool = False,
     run_key: str | None = None,
 ) -> list[CrawlSummary]:
-    """Crawl ``sources`` in this process and return one summary per source.
+    """Crawl ``sources`` in this process with ``config`` and return one summary per source.
 
-    Posts go to ``output`` (JSONL, appended; posts already in it are not repeated) and/or
-    to the store at ``database_url`` (analysed first when ``score``). ``jobdir`` holds one
-    Scrapy JOBDIR and lock per source, so a killed crawl resumes and two runs of one
-    source never overlap. ``settings`` overrides Scrapy settings last.
+    ``config`` (signalering's ``Settings``) is the one carrier of the configuration: it
+    goes to Scrapy whole, as the setting ``SIGNALERING_SETTINGS``, and the store pipeline
+    rebuilds it, so posts are scored with its model, threshold and similarity settings and
+    pseudonymised with its key. The user agent is ``crawl.user_agent`` (and
+    ``crawl.contact``) unless a source names its own.
 
-    With ``redis_url`` the crawl is distributed (``spiders.distributed``): every process
-    started with the same ``run_key`` shares one Redis queue and seen set per source, and
-    the queue in Redis (not a JOBDIR or a lock) carries a killed run on.
+    Posts go to ``output`` (JSONL, appended; posts already in it are not repeated) and/or,
+    with ``store``, to the store at ``config.database_url`` (analysed first when ``score``).
+    ``jobdir`` holds one Scrapy JOBDIR and lock per source, so a killed crawl resumes and
+    two runs of one source never overlap. ``settings`` overrides Scrapy settings last.
+
+    ``distributed`` shares the crawl through ``crawl.redis_url`` (``spiders.distributed``):
+    every process started with the same ``run_key`` shares one Redis queue and seen set
+    per source, and the queue in Redis (not a JOBDIR or a lock) carries a killed run on.
     """
     from spiders.distributed import (
         check_redis,
@@ -329,21 +352,30 @@ def crawl(
         shared_politeness,
     )
 
-    if redis_url:
+    redis_url = None
+    if distributed:
+        redis_url = config.crawl.redis_url
+        if not redis_url:
+            raise ConfigError(
+                "a distributed crawl needs the shared Redis — set crawl.redis_url or "
+                "SIGNALERING_CRAWL_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
+            )
         check_redis(redis_url)
         run_key = run_key or default_run_key()
         jobdir = None
-    if database_url:
-        # Reach (and migrate) the store before Scrapy starts: inside the crawl an
-        # unreachable database is tracebacks in the log and a run that looks finished.
+    if store:
+        # Reach (and migrate) the store and read the pseudonym key before Scrapy starts:
+        # inside the crawl an unreachable database is tracebacks in the log and a run
+        # that looks finished.
         from signalering.store import Store
 
-        Store.open(database_url).close()
+        Store.open(config.database_url).close()
+        config.pseudonym_key()  # created once under paths.home when not configured
     base = base_settings()
+    base.set("SIGNALERING_SETTINGS", config.model_dump_json(), priority="cmdline")
     if output is not None:
         base.set("SIGNALERING_OUTPUT", str(output), priority="cmdline")
-    if database_url:
-        base.set("SIGNALERING_DATABASE_URL", database_url, priority="cmdline")
+    base.set("SIGNALERING_STORE", store, priority="cmdline")
     base.set("SIGNALERING_SCORE", score, priority="cmdline")
     if progress:
         base.set("LOGSTATS_INTERVAL", 10.0, priority="cmdline")
@@ -359,7 +391,7 @@ def crawl(
     if caller_logs:
         level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
         logging.getLogger("scrapy").setLevel(level)
-    lock_dir = Path(jobdir) if jobdir else Path(".signalering") / "locks"
+    lock_dir = Path(jobdir) if jobdir else config.paths.home / "locks"
     summaries: list[CrawlSummary] = []
     running: list[tuple[Source, Crawler]] = []
     with contextlib.ExitStack() as stack:
@@ -370,8 +402,9 @@ def crawl(
                 logger.warning("source %s is already being crawled — skipped this run", source.name)
                 summaries.append(CrawlSummary(source.name, 0, 0, 0, 0, 0, 0.0, status="locked"))
                 continue
-            crawler = process.create_crawler(_load(source.kind))
-            _configure(crawler.settings, source, user_agent)
+            # The spider is the one Scrapy's loader finds under this name in SPIDER_MODULES.
+            crawler = process.create_crawler(source.kind)
+            _configure(crawler.settings, source, config.crawl)
             if jobdir:
                 _drop_broken_state(Path(jobdir) / source.name)
                 crawler.settings.set("JOBDIR", str(Path(jobdir) / source.name), priority="cmdline")
@@ -398,59 +431,14 @@ def crawl(
     return summaries
 
 
-def _load(kind: str) -> type:
-    from scrapy.utils.misc import load_object
+def main(argv: list[str] | None = None) -> None:
+    """``python -m spiders.run ARGS``: an alias of ``signalering crawl --json ARGS`` (the one
+    door to crawling, with its options, configuration and exit codes)."""
+    from signalering.cli import main as cli_main
 
-    return load_object(SPIDERS[kind])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry (``python -m spiders.run``); prints one JSON summary per source."""
-    p = argparse.ArgumentParser(prog="python -m spiders.run", description=__doc__)
-    p.add_argument("--sources", type=Path)
-    p.add_argument("--source", action="append", help="only this source (repeatable)")
-    p.add_argument("--base-url", help="replaces {base_url} in the sources file")
-    p.add_argument("--kind", choices=sorted(SPIDERS))
-    p.add_argument("--url")
-    p.add_argument("--config", type=Path)
-    p.add_argument("-o", "--output", type=Path)
-    p.add_argument("--database-url")
-    p.add_argument("--no-score", action="store_true")
-    p.add_argument("--jobdir", type=Path)
-    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--redis-url", help="distributed crawl: the shared Redis (scrapy-redis)")
-    p.add_argument("--run-key", help="distributed crawl: the same on every node of one run")
-    args = p.parse_args(argv)
-    try:
-        if args.kind:
-            sources = [adhoc_source(args.kind, args.url, args.config)]
-        elif args.sources:
-            sources = load_sources(args.sources, base_url=args.base_url)
-            if args.source:
-                unknown = set(args.source) - {s.name for s in sources}
-                if unknown:
-                    raise SourceError(f"{args.sources}: no source named {sorted(unknown)[0]}")
-                sources = [s for s in sources if s.name in args.source]
-        else:
-            raise SourceError("give --sources FILE or --kind KIND --url URL")
-        overrides = dict(item.split("=", 1) for item in args.set)
-        summaries = crawl(
-            sources,
-            output=args.output,
-            database_url=args.database_url,
-            score=not args.no_score,
-            jobdir=args.jobdir,
-            settings=overrides,
-            redis_url=args.redis_url or os.environ.get("SIGNALERING_CRAWL_REDIS_URL"),
-            run_key=args.run_key,
-        )
-    except SignaleringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    for summary in summaries:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False), flush=True)
-    return 0 if all(s.status == "ok" and not s.errors for s in summaries) else 1
+    sys.argv = ["signalering", "crawl", "--json", *(sys.argv[1:] if argv is None else argv)]
+    cli_main()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -6,7 +6,7 @@ robots.txt is never switched off.
 
 from __future__ import annotations
 
-from spiders.sources import DEFAULT_USER_AGENT
+from signalering.config import CrawlSettings
 
 BOT_NAME = "signalering"
 SPIDER_MODULES = ["spiders.telegram", "spiders.listing", "spiders.feeds"]
@@ -14,8 +14,8 @@ NEWSPIDER_MODULE = "spiders"
 
 # Politeness.
 ROBOTSTXT_OBEY = True
-USER_AGENT = DEFAULT_USER_AGENT
-SIGNALERING_CONTACT = None  # appended to USER_AGENT, e.g. "mailto:crawl@example.org"
+# crawl.user_agent as declared; a crawl sets the configured one (and crawl.contact).
+USER_AGENT = CrawlSettings().user_agent
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
@@ -58,9 +58,12 @@ ITEM_PIPELINES = {
     "spiders.pipelines.StorePipeline": 900,
 }
 
-# Our own settings (set by spiders.run.crawl or `scrapy crawl -s NAME=VALUE`).
+# Our own settings (set by spiders.run.crawl).
 SIGNALERING_OUTPUT = None  # JSONL file for raw posts
-SIGNALERING_DATABASE_URL = None  # store URL; enables StorePipeline
+# signalering's Settings (config.Settings as JSON): the store, model, threshold,
+# similarity settings and pseudonym key the crawl runs with, as the user configured them.
+SIGNALERING_SETTINGS = None
+SIGNALERING_STORE = False  # save posts in the store of SIGNALERING_SETTINGS (StorePipeline)
 SIGNALERING_SCORE = True  # run the analysis stages before storing
 SIGNALERING_BATCH_SIZE = 50
 SIGNALERING_BATCH_CHARS = 2_000_000  # limits.batch_chars: a batch also ends at this size

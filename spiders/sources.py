@@ -20,9 +20,6 @@ logger = logging.getLogger(__name__)
 
 Kind = Literal["telegram", "listing", "feed", "sitemap"]
 Engine = Literal["phpbb", "vbulletin", "xenforo", "smf"]
-DEFAULT_USER_AGENT = (
-    "signalering/0.1 (+https://github.com/signalering/signalering; research crawler)"
-)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 

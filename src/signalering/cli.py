@@ -559,15 +559,15 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         )
 
 
-def _redis_url(settings: Settings) -> str:
-    from .errors import ConfigError
-
-    if not settings.crawl.redis_url:
-        raise ConfigError(
-            "--distributed needs the shared Redis — set crawl.redis_url or "
-            "SIGNALERING_CRAWL_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
-        )
-    return settings.crawl.redis_url
+def _scrapy_settings(pairs: list[str] | None) -> dict[str, str]:
+    """``NAME=VALUE`` pairs of ``crawl -s`` as a dict."""
+    out = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InputError(f"-s {pair!r}: give a Scrapy setting as NAME=VALUE")
+        out[name] = value
+    return out
 
 
 def _crawl(
@@ -577,19 +577,25 @@ def _crawl(
     *,
     output: Path | None,
     score: bool,
+    store: bool = True,
     kind: str | None = None,
     url: str | None = None,
     site_config: Path | None = None,
+    base_url: str | None = None,
+    scrapy_settings: dict[str, str] | None = None,
     distributed: bool = False,
     run_key: str | None = None,
+    as_json: bool = False,
 ) -> None:
+    import json
+
     from spiders.run import adhoc_source, crawl
     from spiders.sources import load_sources
 
     if kind:
         chosen = [adhoc_source(kind, url=url, config=site_config)]  # type: ignore[arg-type]
     elif sources_file:
-        chosen = load_sources(sources_file)
+        chosen = load_sources(sources_file, base_url=base_url)
         if only:
             unknown = sorted(set(only) - {s.name for s in chosen})
             if unknown:
@@ -599,25 +605,27 @@ def _crawl(
         raise SignaleringError(
             "nothing to crawl — give --sources FILE, or --kind with --url / --config"
         )
-    user_agent = settings.crawl.user_agent
-    if settings.crawl.contact:
-        user_agent = f"{user_agent} contact: {settings.crawl.contact}"
     summaries = crawl(
         chosen,
+        settings,
         output=output,
-        database_url=None if output else settings.database_url,
+        store=store,
         score=score,
         jobdir=settings.paths.home / "jobs",
-        user_agent=user_agent,
-        progress=not state.quiet,
-        redis_url=_redis_url(settings) if distributed else None,
-        run_key=run_key,
+        # The caps of [limits] first; `crawl -s NAME=VALUE` may still override them.
         settings={
             "SIGNALERING_MAX_TEXT_CHARS": settings.limits.crawl_text_chars,
             "SIGNALERING_BATCH_CHARS": settings.limits.batch_chars,
+            **(scrapy_settings or {}),
         },
+        progress=not state.quiet,
+        distributed=distributed,
+        run_key=run_key,
     )
     for s in summaries:
+        if as_json:
+            print(json.dumps(s.to_dict(), ensure_ascii=False), flush=True)
+            continue
         status = "" if s.status == "ok" else f" — {s.status}"
         out_console.print(
             f"{s.source}: {s.pages} pages, {s.posts} posts ({s.new} new, {s.updated} updated), "
@@ -625,7 +633,9 @@ def _crawl(
         )
         for warning in s.drift:
             out_console.print(f"{s.source}: {warning}")
-    if any(s.errors or s.status == "failed" for s in summaries):
+    # A source not crawled as asked (errors, failed, locked, no public preview) is skipped
+    # input: exit 3.
+    if any(s.errors or s.status != "ok" for s in summaries):
         raise typer.Exit(3)
 
 
@@ -635,8 +645,12 @@ def crawl(
         Path | None, typer.Option(help="sources.yaml (default crawl.sources).")
     ] = None,
     source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Replaces {base_url} in the sources file.")
+    ] = None,
     kind: Annotated[
-        str | None, typer.Option(help="Ad hoc crawl: telegram, feed, sitemap or listing.")
+        str | None,
+        typer.Option(help="Ad hoc crawl: a spider's name (telegram, feed, sitemap or listing)."),
     ] = None,
     url: Annotated[
         str | None, typer.Option(help="Ad hoc start URL (telegram, feed, sitemap).")
@@ -647,12 +661,27 @@ def crawl(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write raw posts to this JSONL file instead of the store."
+            "--output",
+            "-o",
+            help="Write raw posts to this JSONL file, instead of the store unless "
+            "--database-url is given too.",
         ),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (overrides database.url).")
     ] = None,
     score: Annotated[
         bool, typer.Option("--score/--no-score", help="Run the analysis stages before storing.")
     ] = True,
+    scrapy_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", help="A Scrapy setting NAME=VALUE for this crawl (repeatable)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON summary per source (for scripts).")
+    ] = False,
     distributed: Annotated[
         bool,
         typer.Option(
@@ -667,27 +696,35 @@ def crawl(
 ) -> None:
     """Crawl public sources politely into the store, or raw posts into JSONL.
 
+    Exit code 3 when a source had errors or was not crawled (failed, locked, no public
+    preview). Resumable: each source keeps its Scrapy job folder under paths.home/jobs.
+
     Example: signalering crawl --kind telegram --url https://t.me/s/CHANNEL -o posts.jsonl
     """
-    settings = state.settings()
+    settings = state.settings(database={"url": database_url})
+    stored = output is None or database_url is not None
     try:
         _crawl(
             settings,
             sources or settings.crawl.sources,
             source,
             output=output,
+            store=stored,
             score=score,
             kind=kind,
             url=url,
             site_config=site,
+            base_url=base_url,
+            scrapy_settings=_scrapy_settings(scrapy_set),
             distributed=distributed,
             run_key=run_key,
+            as_json=as_json,
         )
     except typer.Exit:  # the crawl ran, with errors in some source: retention still applies
-        if output is None:
+        if stored:
             _scheduled_purge(settings, "job:crawl")
         raise
-    if output is None:
+    if stored:
         _scheduled_purge(settings, "job:crawl")
 
 
@@ -1238,7 +1275,7 @@ def networks(
     settings = state.settings(database={"url": database_url})
     with Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key()) as store:
         if rebuild:
-            build_networks(store)
+            build_networks(store, encoder=settings.similarity.encoder)
         found = list_networks(store, limit=limit)
     if not found:
         from .store.engine import masked
@@ -1265,7 +1302,12 @@ def rescore(
         bool, typer.Option("--restart", help="Forget this model version's earlier progress.")
     ] = False,
     similar: Annotated[
-        bool, typer.Option("--similar", help="Add nearest known offers as evidence (slower).")
+        bool,
+        typer.Option(
+            "--similar",
+            help="Add nearest known offers as evidence and flag by similarity.* as ingest does "
+            "(slower).",
+        ),
     ] = False,
     link: Annotated[
         bool, typer.Option("--link", help="Rebuild repost clusters and networks at the end.")
@@ -1292,18 +1334,14 @@ def rescore(
             seen[0] = done
 
         result = rescore_posts(
-            settings.database_url,
+            settings,
             model_path=model,
             workers=workers,
             chunk_size=chunk_size,
             progress=progress,
-            pseudonym_key=settings.pseudonym_key(),
-            threshold=settings.model.threshold,
             restart=restart,
             similar=similar,
             link=link,
-            encoder=settings.similarity.encoder,
-            rule=settings.similarity.rule,
         )
     out_console.print(
         f"{result['model_version']}: {result['scored']} posts scored "

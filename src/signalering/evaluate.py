@@ -20,12 +20,15 @@ import yaml
 
 from . import LABELS, corpus
 from .classify import Classifier, Features, fold_case
-from .config import PROJECT_ROOT
+from .config import PROJECT_ROOT, SimilaritySettings
 from .text import normalise
 
 logger = logging.getLogger(__name__)
 
 KEYWORDS_FILE = PROJECT_ROOT / "annotaties" / "lexicons" / "offer_keywords.yaml"
+# Corpus vectors are cached where ``similarity.cache_dir`` says; the CLI passes the
+# configured folder, a caller from Python gets the declared default.
+_CACHE_DIR = SimilaritySettings().cache_dir
 MIN_LANGUAGE_RECALL = 0.90
 MIN_TEMPLATE_OFFER_F1 = 0.95  # real texts may not cost the template hold-out its offer F1
 Progress = Callable[[str], None]
@@ -230,7 +233,7 @@ def train_model(
     seed: int = 0,
     test_size: float = 0.25,
     encoder: str | None = "use-m3",
-    cache_dir: Path | None = PROJECT_ROOT / "models" / "embeddings",
+    cache_dir: Path | None = _CACHE_DIR,
     real: Sequence[dict[str, Any]] | None = None,
     reviewed: Sequence[dict[str, Any]] = (),
     progress: Progress | None = None,
@@ -802,7 +805,7 @@ def similarity_comparison(
     p_test: np.ndarray,
     *,
     threshold: float,
-    cache_dir: Path | None = PROJECT_ROOT / "models" / "embeddings",
+    cache_dir: Path | None = _CACHE_DIR,
 ) -> dict[str, Any] | None:
     """The shipped combiner's held-out comparison; ``None`` without combiner.json."""
     from .link.combine import Combiner, compare_rules, embed_records

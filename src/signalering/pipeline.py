@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from . import language as language_mod
 from .classify import Classifier
-from .config import LimitsSettings, Settings, load_config
+from .config import LimitsSettings, Settings
 from .errors import ModelError
 from .post import Post
 from .text import normalise as normalise_text
@@ -85,7 +85,7 @@ def similar(
     bank: Any,
     *,
     store: Any = None,
-    rule: str = "or",
+    rule: str | None = None,
     combiner: Any = None,
     flag_cosine: float | None = None,
     k: int | None = None,
@@ -93,9 +93,9 @@ def similar(
 ) -> list[Post]:
     """Nearest known offers as evidence; flag by ``rule`` (``link.similar.similar``).
 
-    The encoder reads the first ``max_chars`` of each normalised text.
+    The encoder reads the first ``max_chars`` of each normalised text. ``rule``,
+    ``flag_cosine`` and ``k`` left out are ``[similarity]``'s declared defaults.
     """
-    from .link.similar import SIMILAR_FLAG_COSINE, TOP_K
     from .link.similar import similar as similar_posts
 
     out = similar_posts(
@@ -104,8 +104,8 @@ def similar(
         store=store,
         rule=rule,  # type: ignore[arg-type]
         combiner=combiner,
-        flag_cosine=SIMILAR_FLAG_COSINE if flag_cosine is None else flag_cosine,
-        k=k or TOP_K,
+        flag_cosine=flag_cosine,
+        k=k,
         max_chars=max_chars,
     )
     return [
@@ -152,9 +152,10 @@ class Stages:
     """The loaded stages, ready to process batches of posts.
 
     With a ``bank`` (``link.ExemplarBank``), each post also gets its nearest known offers
-    as evidence, and similarity flags it by ``rule``: ``"or"`` (default here) when one is
-    at least ``flag_cosine`` similar, ``"logistic"`` when ``combiner`` (a
-    ``link.combine.Combiner``) scores it at least its cut, ``"off"`` never.
+    as evidence, and similarity flags it by ``rule``: ``"or"`` when one is at least
+    ``flag_cosine`` similar, ``"logistic"`` when ``combiner`` (a ``link.combine.Combiner``)
+    scores it at least its cut, ``"off"`` never. ``rule``, ``flag_cosine`` and ``k`` left
+    out are ``[similarity]``'s declared defaults; ``Stages.load`` passes the configured ones.
     """
 
     def __init__(
@@ -163,7 +164,7 @@ class Stages:
         *,
         stages: Iterable[Stage] = ALL_STAGES,
         bank: Any = None,
-        rule: str = "or",
+        rule: str | None = None,
         combiner: Any = None,
         flag_cosine: float | None = None,
         k: int | None = None,
@@ -185,23 +186,27 @@ class Stages:
     @classmethod
     def load(
         cls,
-        config: Settings | None = None,
+        settings: Settings,
         *,
         stages: Iterable[Stage] = ALL_STAGES,
         store: Any = None,
+        classifier: Classifier | None = None,
     ) -> Stages:
-        """The configured stages; with ``classify`` and ``similarity.enabled``, the bank too.
+        """The stages ``settings`` configure; with ``classify`` and ``similarity.enabled``,
+        the bank too.
 
         The bank holds the offers of ``model.corpus`` and, when ``store`` is given, the
-        offers analysts confirmed there; its vectors are cached (store, else models/).
-        ``similarity.rule`` picks the flagging rule (``logistic`` reads combiner.json
-        beside the model: ``link.similar.resolve_rule``).
+        offers analysts confirmed there; its vectors are cached (store, else
+        ``similarity.cache_dir``). ``similarity.rule`` picks the flagging rule
+        (``logistic`` reads combiner.json beside ``model.path``:
+        ``link.similar.resolve_rule``). ``classifier``: one already loaded from
+        ``model.path`` (``rescore`` checks and loads its model first).
         """
-        settings = config or load_config()
         stages = tuple(stages)
-        classifier = load_classifier(settings) if "classify" in stages else None
+        if "classify" in stages and classifier is None:
+            classifier = load_classifier(settings)
         sim = settings.similarity
-        bank, rule, combiner = None, "or", None
+        bank, rule, combiner = None, sim.rule, None
         if "classify" in stages and sim.enabled:
             from .link.similar import load_bank, resolve_rule
 
@@ -213,7 +218,7 @@ class Stages:
                 cache_dir=sim.cache_dir,
             )
         return cls(
-            classifier,
+            classifier if "classify" in stages else None,
             stages=stages,
             bank=bank,
             rule=rule,

@@ -1,7 +1,7 @@
 """Re-score stored posts with a new model version: parallel, chunked, resumable.
 
-``rescore(url, model_path=...)`` splits the stored posts into keyset ranges of post ids
-(chunks), recorded in ``rescore_chunks`` under one job per model version. Worker
+``rescore(settings, model_path=...)`` splits the posts of the store ``settings`` name into
+keyset ranges of post ids (chunks), recorded in ``rescore_chunks`` under one job per model version. Worker
 processes each take a chunk, recompute what the model decides (label, probabilities,
 flag and evidence from the normalised text and, when asked, similarity to known offers,
 whose post vectors come from the store's embedding cache) and save the scores with
@@ -18,7 +18,7 @@ version. Scores of older model versions stay in the store (``Store.flagged(model
 Posts stored after a job started are picked up by the next call as new chunks. Linking
 (repost clusters and networks over every post) runs once at the end when ``link=True``.
 
->>> rescore("sqlite:///data/signalering.db", model_path="models/v2", workers=2)  # doctest: +SKIP
+>>> rescore(load_config(), model_path="models/v2", workers=2)  # doctest: +SKIP
 {'model_version': 'default-tfidf-2025...', 'posts': 1000000, 'chunks': 1000, ...}
 """
 
@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, select, update
 
 from . import pipeline
 from .classify import Classifier
+from .config import Settings
 from .errors import InputError, ModelError
 from .post import Post
 from .store import Store
@@ -47,14 +48,23 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (posts done, posts in the job)
 
 
-def _load_classifier(model_path: str | Path, threshold: float | None) -> Classifier:
-    path = Path(model_path)
+def _load_classifier(settings: Settings) -> Classifier:
+    path = settings.model.path
     if not (path / "model.skops").is_file():
         raise ModelError(
             f"model {path} not found — train one with `signalering train -o {path}` "
             "or give the folder of a trained model to --model"
         )
-    return Classifier.load(path, threshold=0.5 if threshold is None else threshold)
+    return Classifier.load(path, threshold=settings.model.threshold)
+
+
+def _with_model(settings: Settings, model_path: str | Path | None) -> Settings:
+    """``settings`` with ``model.path`` set to ``model_path`` (when given)."""
+    if model_path is None:
+        return settings
+    return settings.model_copy(
+        update={"model": settings.model.model_copy(update={"path": Path(model_path)})}
+    )
 
 
 # -- planning --------------------------------------------------------------------------
@@ -215,47 +225,27 @@ def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> tupl
     return len(posts), len(posts) - len(extracted)
 
 
-def _stages(
-    classifier: Classifier,
-    store: Store | None,
-    similar: bool,
-    encoder: str | None,
-    rule: str = "logistic",
-    model_path: str | Path | None = None,
-) -> Any:
+def _stages(settings: Settings, classifier: Classifier, store: Store, similar: bool) -> Any:
+    """The stages of ``settings`` around ``classifier``: with ``similar``, the similarity
+    step as ingest runs it (``similarity.*``, the combiner beside the new model)."""
+    if not similar:
+        return pipeline.Stages(classifier, store=store)
     # With the store, the similarity step reads post vectors from its embedding cache
     # (written when the posts were ingested) instead of embedding every post again.
-    stages = pipeline.Stages(classifier, store=store)
-    if similar:
-        from .embed import DEFAULT_ENCODER
-        from .link.similar import load_bank, resolve_rule
-
-        encoder = encoder or DEFAULT_ENCODER
-        stages.bank = load_bank(store=store, encoder=encoder)
-        # The same flagging rule as ingest: the combiner saved beside the new model.
-        if model_path is not None:
-            stages.rule, stages.combiner = resolve_rule(rule, model_path, encoder=encoder)  # type: ignore[arg-type]
-    return stages
+    return pipeline.Stages.load(settings, store=store, classifier=classifier)
 
 
 # Worker process state: one store connection and one loaded model per process.
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(
-    store_url: str,
-    pseudonym_key: bytes | None,
-    model_path: str,
-    threshold: float | None,
-    similar: bool,
-    encoder: str | None,
-    rule: str = "logistic",
-) -> None:
+def _init_worker(settings_json: str, similar: bool) -> None:
     logging.getLogger("signalering").setLevel(logging.WARNING)
-    store = Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False)
-    classifier = _load_classifier(model_path, threshold)
+    settings = Settings.model_validate_json(settings_json)
+    store = Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key(), migrate=False)
+    classifier = _load_classifier(settings)
     _worker["store"] = store
-    _worker["stages"] = _stages(classifier, store, similar, encoder, rule, model_path)
+    _worker["stages"] = _stages(settings, classifier, store, similar)
 
 
 def _work(chunk: tuple[int, int, int]) -> tuple[int, int]:
@@ -266,28 +256,26 @@ def _work(chunk: tuple[int, int, int]) -> tuple[int, int]:
 
 
 def rescore(
-    store_url: str,
+    settings: Settings,
     *,
-    model_path: str | Path,
+    model_path: str | Path | None = None,
     workers: int = 2,
     chunk_size: int = 1000,
     progress: Progress | None = None,
-    pseudonym_key: bytes | None = None,
-    threshold: float | None = None,
     restart: bool = False,
     similar: bool = False,
     link: bool = False,
-    encoder: str | None = None,
-    rule: str = "logistic",
 ) -> dict[str, Any]:
-    """Re-score every stored post with the model in ``model_path``; resumes a killed job.
+    """Re-score every post of ``settings``' store with the model in ``model_path``
+    (default ``model.path``); resumes a killed job.
 
-    ``workers`` processes (1: in this process) take chunks of ``chunk_size`` posts.
-    ``progress(done, total)`` is called after each chunk. ``restart`` forgets the progress
-    of an earlier job for this model version. ``similar`` adds nearest-known-offer
-    evidence (needs the encoder) and flags by ``rule`` (``similarity.rule``: the combiner
-    beside the new model for ``logistic``); ``link`` rebuilds repost clusters and networks
-    at the end.
+    Everything else comes from ``settings``: the store (``database_url``), the pseudonym
+    key, ``model.threshold`` and, with ``similar``, the similarity step as ingest runs it
+    (``similarity.*``: the bank of ``model.corpus`` and confirmed offers, ``k``, ``rule``
+    with the combiner beside the new model, ``flag_cosine``). ``workers`` processes
+    (1: in this process) take chunks of ``chunk_size`` posts. ``progress(done, total)`` is
+    called after each chunk. ``restart`` forgets the progress of an earlier job for this
+    model version. ``link`` rebuilds repost clusters and networks at the end.
     Returns ``{model_version, posts, scored, extracted, chunks, resumed_from, seconds,
     posts_per_s}``; ``extracted`` counts the posts this call extracted (never extracted
     before).
@@ -298,8 +286,11 @@ def rescore(
             "(e.g. --workers 2 --chunk-size 1000)"
         )
     started = time.perf_counter()
-    classifier = _load_classifier(model_path, threshold)
+    settings = _with_model(settings, model_path)
+    model_path = settings.model.path
+    classifier = _load_classifier(settings)
     version = classifier.version
+    store_url, pseudonym_key = settings.database_url, settings.pseudonym_key()
     with Store.open(store_url, pseudonym_key=pseudonym_key) as store:
         job_id = _job(store, version, str(model_path), chunk_size, restart)
         _plan(store, job_id, chunk_size)
@@ -313,7 +304,7 @@ def rescore(
     scored = extracted = 0
     if pending and workers == 1:
         with Store.open(store_url, pseudonym_key=pseudonym_key, migrate=False) as store:
-            stages = _stages(classifier, store, similar, encoder, rule, model_path)
+            stages = _stages(settings, classifier, store, similar)
             for chunk in pending:
                 n, m = _score_chunk(store, stages, chunk)
                 scored += n
@@ -323,7 +314,7 @@ def rescore(
     elif pending:
         # spawn, not fork: a forked child would share the parent's database sockets.
         context = multiprocessing.get_context("spawn")
-        args = (store_url, pseudonym_key, str(model_path), threshold, similar, encoder, rule)
+        args = (settings.model_dump_json(), similar)
         with ProcessPoolExecutor(
             max_workers=min(workers, len(pending)),
             mp_context=context,
@@ -349,8 +340,7 @@ def rescore(
         if link:
             from .link import build_networks
 
-            kwargs = {"encoder": encoder} if encoder else {}
-            networks = len(build_networks(store, **kwargs))
+            networks = len(build_networks(store, encoder=settings.similarity.encoder))
         with store._session(write=True) as session:
             session.execute(
                 update(RescoreJob)

@@ -53,7 +53,7 @@ def test_a_post_like_a_known_offer_gets_evidence_and_is_flagged_by_the_rule() ->
         ["en"],
         origin="corpus",
     )
-    stages = Stages(None, stages=("normalise", "language"), bank=bank, flag_cosine=0.85)
+    stages = Stages(None, stages=("normalise", "language"), bank=bank, rule="or", flag_cosine=0.85)
     near, far = stages.process(
         [
             Post(text="Safe boat trip from Zuwara to Lampedusa tonight, 3000 euro, kids half"),

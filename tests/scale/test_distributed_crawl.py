@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -24,10 +25,10 @@ from spiders.distributed import delete_run, politeness_key
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).with_name("signalering")
 # Real delays keep both nodes busy at once; robots.txt stays on.
 COMMON = [
     "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "SIGNALERING_REDIS_IDLE_CLOSE=3",
-    "-s", "LOG_LEVEL=INFO",
     # The first page waits at the gate until both nodes are up.
     "-s", "DOWNLOAD_TIMEOUT=150",
 ]  # fmt: skip
@@ -73,17 +74,27 @@ def _two_nodes(
         with serve_site(tmp_path / "site", log=fetched, gate=gate, on_request=on_request) as base:
             server = redis.Redis.from_url(REDIS_URL)
             server.delete(politeness_key(base))  # a site on a reused port starts afresh
+            # --verbose: the node logs (INFO) that it joined the run.
             args = [
-                sys.executable, "-m", "spiders.run", "--sources", str(sources),
+                str(BIN), "--verbose", "crawl", "--json", "--sources", str(sources),
                 "--base-url", base, "--database-url", database_url, "--no-score",
-                "--redis-url", REDIS_URL, "--run-key", run_key,
+                "--distributed", "--run-key", run_key,
                 "-s", f"DOWNLOAD_DELAY={delay}", *COMMON,
             ]  # fmt: skip
             nodes = []
-            for node_log in logs:
+            for i, node_log in enumerate(logs):
+                env = {
+                    **{k: v for k, v in os.environ.items() if not k.startswith("SIGNALERING_")},
+                    "SIGNALERING_PATHS_HOME": str(tmp_path / f"home{i}"),
+                    "SIGNALERING_CRAWL_REDIS_URL": REDIS_URL,
+                    # One key for both nodes: one author, one pseudonym in the shared store.
+                    "SIGNALERING_PRIVACY_PSEUDONYM_KEY": "test-key",
+                }
                 with node_log.open("wb") as err:
                     nodes.append(
-                        subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=err)
+                        subprocess.Popen(
+                            args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err
+                        )
                     )
             _wait_until_open(logs, nodes, timeout=120)
             gate.set()

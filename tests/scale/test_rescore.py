@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from signalering import corpus
+from signalering.config import Settings
 from signalering.post import Post
 from signalering.rescore import jobs, rescore
 from signalering.store import Store
@@ -58,6 +59,13 @@ def _post_ids(store: Store) -> set[int]:
         return set(conn.scalars(select(PostRow.id)))
 
 
+def _settings(url: str, **sections: dict) -> Settings:
+    """The configuration a re-score runs with: this store and the test key."""
+    return Settings.model_validate(
+        {"database": {"url": url}, "privacy": {"pseudonym_key": KEY.decode()}, **sections}
+    )
+
+
 def _version(model: Path) -> str:
     from signalering.classify import Classifier
 
@@ -71,11 +79,10 @@ def test_rescore_scores_every_post_once_and_keeps_the_old_versions_scores(
     seen: list[tuple[int, int]] = []
 
     result = rescore(
-        store_url,
+        _settings(store_url),
         model_path=trained_model,
         workers=2,
         chunk_size=60,
-        pseudonym_key=KEY,
         progress=lambda done, total: seen.append((done, total)),
     )
 
@@ -107,12 +114,10 @@ def test_rescore_again_scores_only_posts_stored_since(
     store: Store, store_url: str, trained_model: Path
 ) -> None:
     _fill(store, 120)
-    rescore(store_url, model_path=trained_model, workers=1, chunk_size=50, pseudonym_key=KEY)
+    rescore(_settings(store_url), model_path=trained_model, workers=1, chunk_size=50)
     store.save_posts([Post(text="new post: Italy by boat, call +90 555 111 2233", source="x")])
 
-    again = rescore(
-        store_url, model_path=trained_model, workers=1, chunk_size=50, pseudonym_key=KEY
-    )
+    again = rescore(_settings(store_url), model_path=trained_model, workers=1, chunk_size=50)
 
     assert again["scored"] == 1 and again["posts"] == 121 and again["resumed_from"] == 120
     per_post = _scores_per_post(store, _version(trained_model))
@@ -133,12 +138,13 @@ def test_killed_rescore_resumes_and_ends_with_every_post_scored_once(
     n = 4000
     _fill(store, n)
     script = (
-        "import sys; from signalering.rescore import rescore; "
-        "rescore(sys.argv[1], model_path=sys.argv[2], workers=2, chunk_size=100, "
-        "pseudonym_key=b'signalering-test-key')"
+        "import sys; from signalering.config import Settings; "
+        "from signalering.rescore import rescore; "
+        "rescore(Settings.model_validate_json(sys.argv[1]), model_path=sys.argv[2], "
+        "workers=2, chunk_size=100)"
     )
     job = subprocess.Popen(
-        [sys.executable, "-c", script, store_url, str(trained_model)],
+        [sys.executable, "-c", script, _settings(store_url).model_dump_json(), str(trained_model)],
         start_new_session=True,
         stderr=subprocess.PIPE,
     )
@@ -166,9 +172,7 @@ def test_killed_rescore_resumes_and_ends_with_every_post_scored_once(
     assert len(_scores_per_post(store, new)) < n
     assert max(decision_seconds) < 5
 
-    result = rescore(
-        store_url, model_path=trained_model, workers=2, chunk_size=100, pseudonym_key=KEY
-    )
+    result = rescore(_settings(store_url), model_path=trained_model, workers=2, chunk_size=100)
 
     assert result["resumed_from"] >= 300 and result["scored"] == n - result["resumed_from"]
     per_post = _scores_per_post(store, new)
@@ -200,7 +204,7 @@ def test_rescore_reuses_stored_language_and_entities_and_extracts_the_rest(
         ]
     )
 
-    rescore(store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY)
+    rescore(_settings(store_url), model_path=trained_model, workers=1, chunk_size=10)
 
     posts = {p.post_id: p for p in store.iter_posts()}
     new = _version(trained_model)
@@ -228,9 +232,7 @@ def test_rescore_does_not_extract_again_a_post_whose_extraction_found_nothing(
         ]
     )
 
-    result = rescore(
-        store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY
-    )
+    result = rescore(_settings(store_url), model_path=trained_model, workers=1, chunk_size=10)
 
     posts = {p.post_id: p for p in store.iter_posts()}
     assert posts["empty"].entities is None  # kept as stored: not extracted again
@@ -245,15 +247,12 @@ def test_rescore_extracts_a_post_without_entities_once_even_when_it_finds_nothin
     old = {"label": "unrelated", "scores": {"unrelated": 0.9}, "model_version": OLD}
     store.save_posts([Post(text="Good morning, how are you all?", source="forum", **old)])  # type: ignore[arg-type]
 
-    first = rescore(
-        store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY
-    )
+    first = rescore(_settings(store_url), model_path=trained_model, workers=1, chunk_size=10)
     again = rescore(
-        store_url,
+        _settings(store_url),
         model_path=trained_model,
         workers=1,
         chunk_size=10,
-        pseudonym_key=KEY,
         restart=True,
     )
 
@@ -271,9 +270,7 @@ def test_rescore_extracts_an_edited_post_again(
     edited = "Boat to Italy tonight, call +90 555 111 2233"
     store.save_posts([Post(text=edited, source="forum", post_id="1", **old)])  # type: ignore[arg-type]
 
-    result = rescore(
-        store_url, model_path=trained_model, workers=1, chunk_size=10, pseudonym_key=KEY
-    )
+    result = rescore(_settings(store_url), model_path=trained_model, workers=1, chunk_size=10)
 
     assert result["extracted"] == 1
     entities = next(store.iter_posts()).entities
@@ -288,10 +285,12 @@ def test_rescore_with_similarity_flags_by_the_rule_ingest_uses(
     from signalering.link.combine import Combiner
     from signalering.rescore import _load_classifier, _stages
 
-    classifier = _load_classifier(trained_model, None)
+    settings = _settings(sqlite_url, model={"path": str(trained_model)})
+    classifier = _load_classifier(settings)
     with Store.open(sqlite_url) as store:
-        logistic = _stages(classifier, store, True, None, "logistic", trained_model)
-        plain = _stages(classifier, store, True, None, "or", trained_model)
+        logistic = _stages(settings, classifier, store, True)
+        plain = _stages(settings.model_copy(update={"similarity": settings.similarity.model_copy(
+            update={"rule": "or"})}), classifier, store, True)  # fmt: skip
     assert logistic.rule == "logistic" and isinstance(logistic.combiner, Combiner)
     assert logistic.combiner.cut == Combiner.load(trained_model).cut
     assert plain.rule == "or" and plain.combiner is None

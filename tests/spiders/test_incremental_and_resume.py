@@ -8,16 +8,17 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from crawling import crawl_command, crawl_env
 
 from signalering.demo.generate import generate_listing_site
 from signalering.demo.server import serve_site
 
 SITES = Path(__file__).resolve().parents[1] / "fixtures" / "sites"
 REPO = Path(__file__).resolve().parents[2]
-NO_SCORE = ["--no-score", "-s", "SIGNALERING_PSEUDONYM_KEY=test-key"]
+NO_SCORE = ["--no-score"]
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
@@ -71,16 +72,19 @@ def test_crawl_killed_with_sigkill_resumes_and_stores_every_post_once(tmp_path):
     sources = generate_listing_site(site, ads=150, per_page=10)
     out = tmp_path / "posts.jsonl"
     db = tmp_path / "store.sqlite3"
-    jobdir = tmp_path / "jobs"
+    env = crawl_env(tmp_path / "home")
+    jobdir = tmp_path / "home" / "jobs"  # paths.home/jobs
     log: list[str] = []
     with serve_site(site, log=log) as base:
-        cmd = [
-            sys.executable, "-m", "spiders.run", "--sources", str(sources), "--base-url", base,
-            "-o", str(out), "--database-url", f"sqlite:///{db}", "--jobdir", str(jobdir),
+        cmd = crawl_command([
+            "--sources", str(sources), "--base-url", base,
+            "-o", str(out), "--database-url", f"sqlite:///{db}",
             *NO_SCORE, "-s", "DOWNLOAD_DELAY=0.02", "-s", "AUTOTHROTTLE_ENABLED=False",
             "-s", "CONCURRENT_REQUESTS=1", "-s", "SIGNALERING_BATCH_SIZE=5",
-        ]  # fmt: skip
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ], verbose=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if out.exists() and len(out.read_text(encoding="utf-8").splitlines()) >= 40:
@@ -92,7 +96,9 @@ def test_crawl_killed_with_sigkill_resumes_and_stores_every_post_once(tmp_path):
         lines_before = len(out.read_text(encoding="utf-8").splitlines())
         assert 40 <= lines_before < 150  # killed mid-crawl
 
-        resumed = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+        resumed = subprocess.run(
+            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     ids = [json.loads(line)["post_id"] for line in out.read_text(encoding="utf-8").splitlines()]
     assert sorted(ids, key=int) == [str(i) for i in range(1, 151)]  # each exactly once
@@ -123,15 +129,18 @@ def test_an_unreachable_site_and_a_broken_job_state_are_one_line_each(tmp_path):
         "sources:\n  - name: feed\n    kind: feed\n    start_urls: [http://127.0.0.1:9/feed.xml]\n",
         encoding="utf-8",
     )
-    jobdir = tmp_path / "jobs"
+    jobdir = tmp_path / "home" / "jobs"  # paths.home/jobs
     (jobdir / "feed").mkdir(parents=True)
     (jobdir / "feed" / "spider.state").write_bytes(b"")
-    cmd = [
-        sys.executable, "-m", "spiders.run", "--sources", str(sources), "--jobdir", str(jobdir),
-        *NO_SCORE, "-o", str(tmp_path / "posts.jsonl"), "-s", "RETRY_TIMES=0",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1  # the source had errors
+    cmd = crawl_command([
+        "--sources", str(sources), *NO_SCORE, "-o", str(tmp_path / "posts.jsonl"),
+        "-s", "RETRY_TIMES=0",
+    ])  # fmt: skip
+    result = subprocess.run(
+        cmd, cwd=REPO, env=crawl_env(tmp_path / "home"), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 3  # the source had errors
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "removed unreadable" in result.stderr
     refused = [line for line in result.stderr.splitlines() if "Error downloading" in line]

@@ -13,7 +13,7 @@ from signalering.store import Store
 
 TELEGRAM = real_fixtures("real-telegram") / "rust-any2feed__full.html"
 XENFORO = real_fixtures("real-sites") / "NetTally__Xenforo2.html"
-NO_SCORE = ["--no-score", "-s", "SIGNALERING_PSEUDONYM_KEY=test-key"]
+NO_SCORE = ["--no-score"]
 
 
 def _drifted(src: Path, dest: Path, old: bytes, new: bytes) -> None:

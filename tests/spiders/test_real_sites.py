@@ -66,7 +66,9 @@ def real_sites(tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
             lines += ["    follow_entries: false"]
         sources = tmp / "sources.yaml"
         sources.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return run_crawl(["--sources", str(sources)], tmp / "posts.jsonl", timeout=300)
+        return run_crawl(
+            ["--sources", str(sources)], tmp / "posts.jsonl", timeout=300, verbose=True
+        )
 
 
 def _posts(result: CrawlResult, name: str) -> dict[str, dict[str, Any]]:

@@ -66,8 +66,7 @@ def real_crawl(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlResult, P
         sources.write_text("\n".join(lines) + "\n", encoding="utf-8")
         db = tmp / "store.sqlite3"
         args = ["--sources", str(sources), "--database-url", f"sqlite:///{db}", "--no-score"]
-        args += ["-s", "SIGNALERING_PSEUDONYM_KEY=test-key"]
-        result = run_crawl(args, tmp / "posts.jsonl", timeout=300)
+        result = run_crawl(args, tmp / "posts.jsonl", timeout=300, verbose=True)
     return result, db, log
 
 

@@ -83,6 +83,6 @@ def test_channel_without_public_preview_is_reported_not_empty(telegram_site, tmp
     summary = result.summary("telegram-closedgroup")
     assert summary["status"] == "no_public_preview"
     assert summary["errors"] == 1
-    assert result.returncode == 1
+    assert result.returncode == 3  # a source not crawled as asked
     assert "has no public preview" in result.stderr
     assert not Path(out).exists() or result.posts == []

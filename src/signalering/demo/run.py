@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
+from ..config import DatabaseSettings, Settings
 from ..pipeline import load_classifier
 from ..post import Post
 
@@ -45,12 +45,15 @@ def run_demo(settings: Settings, *, top: int = 8) -> DemoResult:
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
     url = f"sqlite:///{db}"
+    # The user's settings (model, threshold, similarity, key), with the demo store.
+    demo = settings.model_copy(update={"database": DatabaseSettings(url=url)})
     with tempfile.TemporaryDirectory(prefix="signalering-demo-") as jobs, serve_site(SITE) as base:
         logger.info("demo site at %s", base)
         sources = load_sources(SOURCES, base_url=base)
         summaries = crawl(
             sources,
-            database_url=url,
+            demo,
+            store=True,
             score=True,
             jobdir=Path(jobs),
             settings={"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0},

@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..config import PROJECT_ROOT
 from ..errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +35,6 @@ Rule = Literal["logistic", "or", "off"]
 RULES: tuple[Rule, ...] = ("logistic", "or", "off")
 COMBINER_FILE = "combiner.json"
 FOLDS = 4
-EMBEDDING_CACHE = PROJECT_ROOT / "models" / "embeddings"
 Progress = Callable[[str], None]
 
 
@@ -98,9 +96,10 @@ class Combiner:
 
 # -- embeddings and out-of-fold scores ------------------------------------------------------
 def embed_records(
-    records: Sequence[dict], *, encoder: str, cache_dir: Path | None = EMBEDDING_CACHE
+    records: Sequence[dict], *, encoder: str, cache_dir: Path | None = None
 ) -> np.ndarray:
-    """Unit vectors of the records' normalised texts (as the product compares posts), cached."""
+    """Unit vectors of the records' normalised texts (as the product compares posts), cached
+    in ``cache_dir`` (``similarity.cache_dir``; ``None``: no cache)."""
     from ..embed import FileEmbeddingCache, get_encoder, readable, recent_encode
     from ..text import normalise
 
@@ -232,7 +231,7 @@ def fit_combiner(
     folds: int = FOLDS,
     seed: int = 0,
     vectors: np.ndarray | None = None,
-    cache_dir: Path | None = EMBEDDING_CACHE,
+    cache_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> Combiner:
     """Fit the combiner and choose every rule's cut on out-of-fold scores of ``train``.

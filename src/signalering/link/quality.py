@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -63,6 +64,7 @@ def combiner_quality(
     features: Literal["tfidf", "tfidf+embed"] = "tfidf",
     folds: int = 4,
     seed: int = 0,
+    cache_dir: Path | None = None,
 ) -> dict[str, dict]:
     """Classifier alone, similarity alone, OR rule and the combiner, measured honestly.
 
@@ -80,8 +82,8 @@ def combiner_quality(
 
     records = corpus_mod.load() if records is None else records
     train, test = corpus_mod.family_split(list(records), test_size=0.25, seed=seed)
-    train_vecs = embed_records(train, encoder=encoder)
-    test_vecs = embed_records(test, encoder=encoder)
+    train_vecs = embed_records(train, encoder=encoder, cache_dir=cache_dir)
+    test_vecs = embed_records(test, encoder=encoder, cache_dir=cache_dir)
     combiner = fit_combiner(
         train, features=features, encoder=encoder, folds=folds, seed=seed, vectors=train_vecs
     )

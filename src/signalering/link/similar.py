@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import corpus as corpus_mod
-from ..config import PROJECT_ROOT
+from ..config import SimilaritySettings
 from ..embed import (
     DEFAULT_ENCODER,
     EmbeddingCache,
@@ -40,15 +40,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The "or" rule's cut, chosen on the train part (out-of-fold classifier scores, family
-# folds, ``link.combine.fit_combiner``): the lowest cosine at which the OR rule keeps the
-# classifier's own precision. Lower cuts (0.85) cost precision; on the held-out part the
-# OR rule adds no recall at equal precision (see the README and the model card).
-SIMILAR_FLAG_COSINE = 0.98
-TOP_K = 3
 _EVIDENCE_MIN = 0.6  # nearest exemplars below this are not worth showing
-# Without a store, exemplar vectors are cached here (one .npz per encoder).
-EXEMPLAR_CACHE = PROJECT_ROOT / "models" / "embeddings"
+# What ``similar`` uses when a caller gives no rule, cut or k: the declared defaults of
+# ``[similarity]`` (config.py), never a copy of them.
+_DECLARED = SimilaritySettings()
 
 
 @dataclass(frozen=True)
@@ -145,7 +140,7 @@ class ExemplarBank:
             store=store,
         )
 
-    def nearest(self, vectors: np.ndarray, *, k: int = TOP_K) -> list[list[Match]]:
+    def nearest(self, vectors: np.ndarray, *, k: int) -> list[list[Match]]:
         """The ``k`` most similar exemplars of each row, best first."""
         if self.vectors is None or not len(self.ids):
             raise ModelError(
@@ -189,12 +184,12 @@ def load_bank(
     encoder: str = DEFAULT_ENCODER,
     corpus: str | Path | None = None,
     store: Store | None = None,
-    cache_dir: Path | None = EXEMPLAR_CACHE,
+    cache_dir: Path | None,
 ) -> ExemplarBank:
     """The product's bank: offers of ``corpus`` plus, with a store, analyst-confirmed offers.
 
     Exemplar vectors are cached in the store when one is given, else in ``cache_dir``
-    (``None``: no cache), so a second load embeds nothing.
+    (``similarity.cache_dir``; ``None``: no cache), so a second load embeds nothing.
     """
     cache = FileEmbeddingCache(cache_dir) if cache_dir is not None and store is None else None
     bank = ExemplarBank.from_corpus(
@@ -240,10 +235,10 @@ def similar(
     bank: ExemplarBank,
     *,
     store: Store | None = None,
-    rule: Rule = "or",
+    rule: Rule | None = None,
     combiner: Combiner | None = None,
-    flag_cosine: float = SIMILAR_FLAG_COSINE,
-    k: int = TOP_K,
+    flag_cosine: float | None = None,
+    k: int | None = None,
     max_chars: int | None = None,
 ) -> list[Post]:
     """Add nearest-exemplar evidence to each post, and flag it by ``rule``.
@@ -254,7 +249,11 @@ def similar(
     ``combiner``'s score of P(offer) (``post.scores["offer"]``) and the top cosine reaches
     its cut; ``off``: evidence only. A post the classifier flagged stays flagged; one that
     similarity flags gets a ``rule`` evidence entry naming the rule and the numbers.
+    ``rule``, ``flag_cosine`` and ``k`` left out are ``[similarity]``'s declared defaults.
     """
+    rule = _DECLARED.rule if rule is None else rule
+    flag_cosine = _DECLARED.flag_cosine if flag_cosine is None else flag_cosine
+    k = _DECLARED.k if k is None else k
     if rule not in RULES:
         raise ModelError(f"unknown similarity rule '{rule}' — use one of {', '.join(RULES)}")
     if rule == "logistic" and combiner is None:
