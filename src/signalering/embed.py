@@ -271,10 +271,26 @@ def low_coverage(texts: Sequence[str], model: Encoder, minimum: float = MIN_COVE
     return np.asarray(coverage(texts)) < minimum
 
 
-def readable(texts: Sequence[str], model: Encoder, vectors: np.ndarray) -> np.ndarray:
+def readable(
+    texts: Sequence[str],
+    model: Encoder,
+    vectors: np.ndarray,
+    *,
+    langs: Sequence[str | None] | None = None,
+) -> np.ndarray:
     """``vectors`` with the rows of texts the encoder cannot read set to zero: a zero
-    vector has cosine 0 to everything, so such a post is never "similar" by noise."""
+    vector has cosine 0 to everything, so such a post is never "similar" by noise.
+
+    Unread are texts of mostly unknown word pieces and, given ``langs``, texts in a language
+    where the encoder was measured not to tell one ad from another
+    (``signalering.link.readability``)."""
     unread = low_coverage(texts, model)
+    if langs is not None:
+        from .link.readability import unread_languages
+
+        skip = unread_languages(model.name)
+        if skip:
+            unread = unread | np.array([lang in skip for lang in langs], dtype=bool)
     if not unread.any():
         return vectors
     vectors = np.array(vectors, dtype=np.float32, copy=True)
