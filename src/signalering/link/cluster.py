@@ -140,10 +140,8 @@ def cluster_labels(
         if prints is not None and len(left):
             # One smuggler's other ad reads alike (lorry to the UK from Calais, from
             # Belgium): a different route or price in the fingerprints vetoes the link.
-            keep = np.array(
-                [not conflict(prints[i], prints[j]) for i, j in zip(left.tolist(), right.tolist())],
-                dtype=bool,
-            )
+            pairs = zip(left.tolist(), right.tolist(), strict=True)
+            keep = np.array([not conflict(prints[i], prints[j]) for i, j in pairs], dtype=bool)
             left, right = left[keep], right[keep]
         edges.append((left, right))
     if prints is not None and settings.fingerprint:

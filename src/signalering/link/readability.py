@@ -54,7 +54,11 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def separation(
-    records: Sequence[dict[str, Any]], vectors: np.ndarray, *, max_other: int = 20_000, seed: int = 0
+    records: Sequence[dict[str, Any]],
+    vectors: np.ndarray,
+    *,
+    max_other: int = 20_000,
+    seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """Per language: translation vs. other-ad cosines, margin, AUC, readable (see module)."""
     rng = np.random.default_rng(seed)
