@@ -134,20 +134,30 @@ def cluster_labels(
     sigs = signatures(texts, num_perm=settings.num_perm)
     edges = [lsh_pairs(sigs, threshold=settings.jaccard, bands=settings.bands)]
     if vectors is not None:
-        edges.append(neighbour_pairs(vectors, threshold=settings.cosine))
+        edges.append(_unless_conflict(neighbour_pairs(vectors, threshold=settings.cosine), prints))
     if contacts is not None and vectors is not None and settings.contact_cosine is not None:
-        left, right = contact_pairs(contacts, vectors, settings.contact_cosine)
-        if prints is not None and len(left):
-            # One smuggler's other ad reads alike (lorry to the UK from Calais, from
-            # Belgium): a different route or price in the fingerprints vetoes the link.
-            pairs = zip(left.tolist(), right.tolist(), strict=True)
-            keep = np.array([not conflict(prints[i], prints[j]) for i, j in pairs], dtype=bool)
-            left, right = left[keep], right[keep]
-        edges.append((left, right))
+        found = contact_pairs(contacts, vectors, settings.contact_cosine)
+        edges.append(_unless_conflict(found, prints))
     if prints is not None and settings.fingerprint:
         edges.append(fingerprint_pairs(prints, labels))
     logger.debug("cluster links: %s", [len(e[0]) for e in edges])
     return components(n, edges)
+
+
+def _unless_conflict(
+    pairs: tuple[np.ndarray, np.ndarray], prints: Sequence[Fingerprint] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embedding pairs without those whose fingerprints say "different ads".
+
+    Two requests asking the price of different crossings, or one smuggler's lorry ad from
+    Calais and from Belgium, read alike to the encoder; a different route or price does not.
+    """
+    left, right = pairs
+    if prints is None or not len(left):
+        return left, right
+    both = zip(left.tolist(), right.tolist(), strict=True)
+    keep = np.fromiter((not conflict(prints[i], prints[j]) for i, j in both), bool, len(left))
+    return left[keep], right[keep]
 
 
 def cluster_ids(labels: np.ndarray, keys: Sequence[str]) -> list[str | None]:

@@ -20,8 +20,8 @@ Rules (``same_ad``), chosen on the translation families of ``annotaties/``:
 - dates are compatible when either post names none or they share one;
 - a shared contact alone is *not* one ad (one smuggler runs several ads): the network stage
   joins such posts into a network (``link.network``), not into a cluster. ``conflict`` also
-  vetoes the looser "shared contact + similar vectors" link of ``link.cluster`` when both
-  posts name a route and the routes or the prices differ.
+  vetoes the embedding links of ``link.cluster`` (similar vectors; shared contact + loosely
+  similar vectors) when the routes, places, prices or dates say "different ads".
 
 ``fingerprint_pairs`` is linear in the posts: posts are grouped by contact, and a post is
 compared with at most ``_MAX_HEADS`` distinct ads of its group.
@@ -159,8 +159,10 @@ def same_route(a: Sequence[str], b: Sequence[str]) -> bool:
 
 def conflict(a: Fingerprint, b: Fingerprint) -> bool:
     """Whether two posts are surely different ads: both name a route and the routes differ,
-    or their prices or dates are incompatible."""
+    both name places but none in common, or their prices or dates are incompatible."""
     if a.has_route and b.has_route and not same_route(a.route, b.route):
+        return True
+    if a.route and b.route and not set(a.route) & set(b.route):
         return True
     return not compatible_prices(a.prices, b.prices) or not compatible_dates(a.dates, b.dates)
 
