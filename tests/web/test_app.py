@@ -443,3 +443,25 @@ def test_sources_page_offers_candidates_to_analysts_and_adds_one_with_csrf_and_a
     assert entry["user"] == "anna" and entry["detail"]["flagged_posts"] == 2
     after = client.get(done.headers["location"]).text
     assert 'id="source-added"' in after and 'data-key="sea_bridge"' not in after
+
+
+def test_a_post_in_a_language_the_encoder_does_not_read_says_so(
+    client: TestClient, review: Review
+) -> None:
+    from signalering.post import Post
+
+    review.store.save_posts(
+        [
+            Post(
+                text="Đi Anh bằng xe container từ Pháp, trọn gói 20000 bảng",
+                source="facebook",
+                post_id="vi-901",
+                lang="vi",
+            )
+        ]
+    )
+    pk = {p.post_id: int(p.id) for p in review.store.iter_posts()}["vi-901"]  # type: ignore[arg-type]
+    login(client, "anna")
+    page = client.get(f"/posts/{pk}").text
+    assert 'id="unread-language"' in page and " vi " in page
+    assert 'id="unread-language"' not in client.get(f"/posts/{review.ids['101']}").text
