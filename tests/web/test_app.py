@@ -568,3 +568,25 @@ def test_an_analyst_puts_a_post_on_hold_and_lifts_it_on_the_post_page_with_audit
     assert hold_of(review.store, pk) is None
     assert 'id="place-hold"' in client.get(f"/posts/{pk}").text
     assert [e["action"] for e in review.store.audit_log(limit=10)].count("hold.lift") == 1
+
+
+def test_a_post_in_a_language_the_encoder_does_not_read_says_so(
+    client: TestClient, review: Review
+) -> None:
+    from signalering.post import Post
+
+    review.store.save_posts(
+        [
+            Post(
+                text="Đi Anh bằng xe container từ Pháp, trọn gói 20000 bảng",
+                source="facebook",
+                post_id="vi-901",
+                lang="vi",
+            )
+        ]
+    )
+    pk = {p.post_id: int(p.id) for p in review.store.iter_posts()}["vi-901"]  # type: ignore[arg-type]
+    login(client, "anna")
+    page = client.get(f"/posts/{pk}").text
+    assert 'id="unread-language"' in page and " vi " in page
+    assert 'id="unread-language"' not in client.get(f"/posts/{review.ids['101']}").text

@@ -8,9 +8,12 @@ Three kinds of links join posts, and clusters are the connected components:
   loosely similar (``contact_cosine``): one advertiser's translations of one ad. A shared
   contact alone is not enough, because one smuggler runs several different ads; those
   are joined later, into a network (``link.network``);
-- a shared contact *and* the same route (the set of places named, at least two) and price
-  currency, whatever the cosine: translations into languages the encoder does
-  not cover (Tigrinya, Sorani, Pashto, Dari) of one advertiser's ad (``route_links``).
+- the ad's fingerprint (``link.fingerprint``): a shared contact *and* the same route (places
+  in order) *and* compatible prices, whatever the cosine and the script: translations into
+  languages the encoder does not read (Tigrinya, Sorani, Pashto, Dari, Vietnamese...).
+
+Posts without entities (raw JSONL) are run through the extract stage first, and posts in a
+language the encoder does not separate (``link.readability``) get no embedding links.
 
 Thresholds were chosen on the families of ``annotaties/`` (``docs``: see the README).
 
@@ -32,6 +35,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..embed import DEFAULT_ENCODER, encode, get_encoder, readable
 from ..post import Post
+from .fingerprint import Fingerprint, conflict, contact_keys, fingerprint, fingerprint_pairs
 from .minhash import lsh_pairs, signatures
 from .neighbours import neighbour_pairs
 
@@ -50,13 +54,16 @@ class ClusterSettings:
     contact_cosine: float | None = 0.6
     num_perm: int = 64
     bands: int = 16
-    route_links: bool = True
+    fingerprint: bool = True
 
 
 _SMALL_GROUP = 64
 # Defaults of limits.cluster_chars and limits.encoder_chars (config.LimitsSettings).
 CLUSTER_CHARS = 20_000
 ENCODER_CHARS = 20_000
+# What raw posts' language identification and entity extraction read (limits.*).
+LANGUAGE_CHARS = 20_000
+EXTRACT_CHARS = 200_000
 
 
 def contact_groups(contacts: Sequence[Iterable[str]]) -> list[np.ndarray]:
@@ -106,37 +113,6 @@ def contact_pairs(
     return np.concatenate(left + [empty]), np.concatenate(right + [empty])
 
 
-def post_route(post: Post) -> str | None:
-    """A route key: the places named (two or more, any role) and the price currencies.
-
-    None when the extract stage found fewer than two places. Measured on the corpus
-    families: departure/destination only gave cross-language F1 0.82, every place 0.90;
-    with Tigrinya prepositions and Kurmanji case endings read by the place matcher
-    (names otherwise missing from one translation's key) 0.917.
-    """
-    ents = post.entities or {}
-    ends = {str(p["value"]) for p in ents.get("places") or [] if p.get("value")}
-    if len(ends) < 2:
-        return None
-    currencies = {str(p["currency"]) for p in ents.get("prices") or [] if p.get("currency")}
-    return "|".join(sorted(ends)) + "#" + ",".join(sorted(currencies))
-
-
-def route_pairs(
-    contacts: Sequence[Iterable[str]], routes: Sequence[str | None]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs sharing a contact and the same route key (a chain per group: linear size)."""
-    keyed = [
-        [f"{c}@{route}" for c in set(items or ())] if route else []
-        for items, route in zip(contacts, routes, strict=True)
-    ]
-    groups = contact_groups(keyed)
-    empty = np.zeros(0, dtype=np.int64)
-    left = [np.full(len(g) - 1, g[0]) for g in groups]
-    right = [g[1:] for g in groups]
-    return np.concatenate(left + [empty]), np.concatenate(right + [empty])
-
-
 def components(n: int, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Connected-component label per node of a graph on ``n`` nodes given edge arrays."""
     left = np.concatenate([p[0] for p in pairs] + [np.zeros(0, dtype=np.int64)])
@@ -150,22 +126,44 @@ def cluster_labels(
     *,
     vectors: np.ndarray | None = None,
     contacts: Sequence[Iterable[str]] | None = None,
-    routes: Sequence[str | None] | None = None,
+    prints: Sequence[Fingerprint] | None = None,
+    labels: Sequence[str | None] | None = None,
     settings: ClusterSettings | None = None,
 ) -> np.ndarray:
-    """Component label per text (posts with the same label are one ad); no ids yet."""
+    """Component label per text (posts with the same label are one ad); no ids yet.
+
+    ``prints`` are the posts' fingerprints; ``labels`` (classifier labels, when known) keep a
+    warning that quotes an offer's contact and route out of the offer's cluster.
+    """
     n = len(texts)
     settings = settings or ClusterSettings()
     sigs = signatures(texts, num_perm=settings.num_perm)
     edges = [lsh_pairs(sigs, threshold=settings.jaccard, bands=settings.bands)]
     if vectors is not None:
-        edges.append(neighbour_pairs(vectors, threshold=settings.cosine))
+        edges.append(_unless_conflict(neighbour_pairs(vectors, threshold=settings.cosine), prints))
     if contacts is not None and vectors is not None and settings.contact_cosine is not None:
-        edges.append(contact_pairs(contacts, vectors, settings.contact_cosine))
-    if contacts is not None and routes is not None and settings.route_links:
-        edges.append(route_pairs(contacts, routes))
+        found = contact_pairs(contacts, vectors, settings.contact_cosine)
+        edges.append(_unless_conflict(found, prints))
+    if prints is not None and settings.fingerprint:
+        edges.append(fingerprint_pairs(prints, labels))
     logger.debug("cluster links: %s", [len(e[0]) for e in edges])
     return components(n, edges)
+
+
+def _unless_conflict(
+    pairs: tuple[np.ndarray, np.ndarray], prints: Sequence[Fingerprint] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embedding pairs without those whose fingerprints say "different ads".
+
+    Two requests asking the price of different crossings, or one smuggler's lorry ad from
+    Calais and from Belgium, read alike to the encoder; a different route or price does not.
+    """
+    left, right = pairs
+    if prints is None or not len(left):
+        return left, right
+    both = zip(left.tolist(), right.tolist(), strict=True)
+    keep = np.fromiter((not conflict(prints[i], prints[j]) for i, j in both), bool, len(left))
+    return left[keep], right[keep]
 
 
 def cluster_ids(labels: np.ndarray, keys: Sequence[str]) -> list[str | None]:
@@ -200,14 +198,30 @@ def bcubed(predicted: Sequence[object], gold: Sequence[object]) -> dict[str, flo
 
 def post_contacts(post: Post) -> list[str]:
     """A post's phones and handles as linking keys (pseudonyms when the store made them)."""
-    keys = []
-    for kind in ("phones", "handles"):
-        for item in (post.entities or {}).get(kind) or []:
-            value = item.get("pseudonym") or item.get("value")
-            if value:
-                platform = item.get("platform") or ""
-                keys.append(f"{kind}:{platform}:{str(value).lower()}")
-    return keys
+    return contact_keys(post.entities)
+
+
+def with_entities(posts: Sequence[Post]) -> list[Post]:
+    """``posts`` with ``lang`` and ``entities`` filled where missing (raw JSONL input)."""
+    todo = [i for i, p in enumerate(posts) if p.entities is None or p.lang is None]
+    if not todo:
+        return list(posts)
+    from ..language import detect
+
+    out = list(posts)
+    for i in todo:
+        if out[i].lang is None:
+            out[i] = out[i].with_(lang=detect(out[i].text[:LANGUAGE_CHARS]).code)
+    need = [i for i in todo if out[i].entities is None]
+    if need:
+        from ..extract import extract_many
+
+        found = extract_many(
+            [out[i].text[:EXTRACT_CHARS] for i in need], langs=[out[i].lang for i in need]
+        )
+        for i, ents in zip(need, found, strict=True):
+            out[i] = out[i].with_(entities=ents)
+    return out
 
 
 def cluster_posts(
@@ -221,20 +235,24 @@ def cluster_posts(
 ) -> list[Post]:
     """The posts with ``cluster`` set: one id per repost/translation group, None when alone.
 
-    ``encoder=None`` links by text and nothing else (no translations). Embeddings are
-    cached in ``store`` when one is given. MinHash reads the first ``max_chars`` of each
-    text and the encoder the first ``encoder_chars`` (``limits.cluster_chars`` and
-    ``limits.encoder_chars``); a post read in part gets ``truncated=True``.
+    Posts without ``entities`` are run through the extract stage (and language
+    identification when ``lang`` is missing) and are returned with them. ``encoder=None``
+    links by text and fingerprint only. Embeddings are cached in ``store`` when given.
+    MinHash reads the first ``max_chars`` of each text and the encoder the first
+    ``encoder_chars`` (``limits.cluster_chars`` and ``limits.encoder_chars``); a post read
+    in part gets ``truncated=True``.
     """
+    posts = with_entities(posts)
     texts = [p.text[:max_chars] for p in posts]
     read = min(max_chars, encoder_chars) if encoder else max_chars
     vectors = None
     if encoder and texts:
         heads = [p.text[:encoder_chars] for p in posts]
         vectors = encode(heads, encoder=encoder, store=store)
-        # A post the encoder mostly cannot read gets no embedding links (a zero vector):
-        # its cosine to anything would be noise. MinHash, contact and route links remain.
-        vectors = readable(heads, get_encoder(encoder), vectors)
+        # A post the encoder cannot read, or in a language where it does not tell one ad
+        # from another (link.readability), gets a zero vector: no embedding links, as its
+        # cosine to anything would be noise. MinHash and fingerprint links remain.
+        vectors = readable(heads, get_encoder(encoder), vectors, langs=[p.lang for p in posts])
         del heads
     posts = [
         p.with_(truncated=True) if len(p.text) > read and not p.truncated else p for p in posts
@@ -243,7 +261,8 @@ def cluster_posts(
         texts,
         vectors=vectors,
         contacts=[post_contacts(p) for p in posts],
-        routes=[post_route(p) for p in posts],
+        prints=[fingerprint(p) for p in posts],
+        labels=[p.label for p in posts],
         settings=settings,
     )
     ids = cluster_ids(labels, [p.content_hash for p in posts])

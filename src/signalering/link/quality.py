@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from itertools import combinations
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +23,8 @@ def _gold_entities(record: dict) -> dict:
     return {
         "phones": [{"value": v} for v in ents.get("phones") or []],
         "handles": [dict(h) for h in ents.get("handles") or []],
+        "prices": [dict(p) for p in ents.get("prices") or []],
+        "places": [{"value": v} for v in ents.get("places") or []],
     }
 
 
@@ -28,12 +33,15 @@ def clustering_quality(
     *,
     encoder: str | None = "use-m3",
     contacts: Literal["extract", "gold", "none"] = "extract",
+    pairs: bool = False,
     settings: ClusterSettings | None = None,
 ) -> dict[str, dict[str, float]]:
-    """B-cubed P/R/F1 of ``cluster_posts`` on the corpus families: all, and ``xl-`` only.
+    """B-cubed P/R/F1 of ``cluster_posts`` on the corpus families: all, and translation
+    families only (a family in two or more languages).
 
-    ``contacts="extract"`` takes phones and handles from the extract stage (what a user
-    gets), ``"gold"`` from the annotations, ``"none"`` clusters on text alone.
+    ``contacts="extract"`` takes entities from the extract stage (what a user gets from
+    raw posts), ``"gold"`` from the annotations, ``"none"`` clusters on text and vectors
+    alone. ``pairs=True`` adds ``language_pairs`` and ``mixed_offer_warning``.
     """
     records = records if records is not None else corpus_mod.load()
     posts = []
@@ -41,20 +49,91 @@ def clustering_quality(
         post = Post(text=rec["text"], id=rec["id"], lang=rec.get("lang"))
         if contacts == "gold":
             post = post.with_(entities=_gold_entities(rec))
-        elif contacts == "extract":
-            from ..extract import extract
-
-            post = post.with_(entities=extract(rec["text"], lang=rec.get("lang")))
-        posts.append(post)
+        elif contacts == "none":
+            post = post.with_(entities={})
+        posts.append(post)  # "extract": cluster_posts extracts, as for raw JSONL
     clustered = cluster_posts(posts, encoder=encoder, settings=settings)
     predicted = [p.cluster for p in clustered]
     gold = [r["family"] for r in records]
-    xl = [i for i, g in enumerate(gold) if g.startswith("xl-")]
-    result = {"all": bcubed(predicted, gold)}
+    langs: dict[str, set] = {}
+    for r in records:
+        langs.setdefault(r["family"], set()).add(r.get("lang"))
+    xl = [i for i, g in enumerate(gold) if len(langs[g]) > 1]
+    result: dict[str, dict[str, float]] = {"all": bcubed(predicted, gold)}
     if xl:
         result["cross_language"] = bcubed([predicted[i] for i in xl], [gold[i] for i in xl])
+    if pairs:
+        result["language_pairs"] = language_pairs(records, predicted)  # type: ignore[assignment]
+        result["mixed_offer_warning"] = {"clusters": float(mixed_clusters(records, predicted))}
     logger.info("clustering quality: %s", result)
     return result
+
+
+def language_pairs(
+    records: Sequence[dict], predicted: Sequence[str | None]
+) -> dict[str, dict[str, float]]:
+    """Same-ad pairs across two languages: gold pairs (one family), predicted pairs (one
+    cluster), precision and recall, per language pair that has either."""
+    by_lang: dict[str, list[int]] = defaultdict(list)
+    for i, rec in enumerate(records):
+        by_lang[str(rec.get("lang"))].append(i)
+    out = {}
+    for a, b in combinations(sorted(by_lang), 2):
+        gold = pred = both = 0
+        for i in by_lang[a]:
+            for j in by_lang[b]:
+                same = records[i]["family"] == records[j]["family"]
+                joined = predicted[i] is not None and predicted[i] == predicted[j]
+                gold += same
+                pred += joined
+                both += same and joined
+        if gold or pred:
+            out[f"{a}-{b}"] = {
+                "gold_pairs": gold,
+                "predicted_pairs": pred,
+                "precision": both / pred if pred else float("nan"),
+                "recall": both / gold if gold else float("nan"),
+            }
+    return out
+
+
+def mixed_clusters(records: Sequence[dict], predicted: Sequence[str | None]) -> int:
+    """How many clusters hold both an ``offer`` and a ``warning``."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    for rec, cid in zip(records, predicted, strict=True):
+        if cid is not None:
+            labels[cid].add(rec["label"])
+    return sum(1 for found in labels.values() if {"offer", "warning"} <= found)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m signalering.link.quality``: B-cubed and the language-pair table."""
+    import argparse
+
+    from .readability import unread_languages
+
+    parser = argparse.ArgumentParser(description="Clustering quality on the corpus families")
+    parser.add_argument("--encoder", default="use-m3", help="use-m3, st:<path> or none")
+    parser.add_argument("--contacts", default="extract", choices=["extract", "gold", "none"])
+    args = parser.parse_args(argv)
+    encoder = None if args.encoder == "none" else args.encoder
+    result = clustering_quality(encoder=encoder, contacts=args.contacts, pairs=True)
+    for key in ("all", "cross_language"):
+        print(key, " ".join(f"{k} {v:.4f}" for k, v in result[key].items()))
+    print("clusters mixing offer and warning:", int(result["mixed_offer_warning"]["clusters"]))
+    if encoder:
+        unread = sorted(unread_languages(encoder))
+        print(f"{encoder} does not read (no embedding links): {', '.join(unread) or 'none'}")
+    print(f"{'pair':16} {'gold':>5} {'pred':>5} {'P':>6} {'R':>6}")
+    for pair, row in result["language_pairs"].items():
+        print(
+            f"{pair:16} {row['gold_pairs']:5d} {row['predicted_pairs']:5d} "
+            f"{row['precision']:6.3f} {row['recall']:6.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
 
 
 def combiner_quality(

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from signalering import accounts, discover
+from signalering.embed import DEFAULT_ENCODER
 from signalering.errors import InputError, SignaleringError
 from signalering.link.network import post_links
+from signalering.link.readability import unread_languages
 from signalering.store.models import DECISION_ACTIONS
 from signalering.store.retention import hold_of, lift_hold, place_hold
 from signalering.web import review
@@ -190,6 +192,7 @@ def post_page(request: Request, post_pk: int, session=Analyst) -> Response:  # n
             nearest=review.nearest_offers(store, post, max_chars=limits.cluster_chars),
             links=post_links(store, post_pk),
             hold=hold_of(store, post_pk),
+            unread_lang=post.lang if post.lang in unread_languages(DEFAULT_ENCODER) else None,
             next_pk=review.next_open(store, post_pk),
             labels=LABELS,
         )
