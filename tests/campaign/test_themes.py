@@ -42,7 +42,8 @@ def test_tigrinya_posts_join_no_theme_and_are_counted_per_language() -> None:
     assert [t.languages.get("ti", 0) for t in themes] == [0] * len(themes)
     assert sum(t.size for t in themes) == len(items) - N_TI
     # A theme's share is of every post offered, so the estimates are not inflated.
-    assert sum(t.share for t in themes) == round((len(items) - N_TI) / len(items), 4)
+    # (each share is rounded on its own, so their sum can differ from the rounded total)
+    assert all(t.share == round(t.size / len(items), 4) for t in themes)
     assert unthemed(items) == {"ti": N_TI}
     # Tigrinya alone: nothing the encoder can read, so no themes at all.
     assert find_themes([i for i in items if i.lang == "ti"], seed=0) == []
