@@ -303,11 +303,18 @@ def check_real(records: list[dict]) -> list[str]:
     return problems
 
 
+def _page_key(url: str) -> str:
+    """A page's address without scheme, ``www.``, fragment or trailing slash."""
+    url = url.split("#", 1)[0].strip().lower()
+    url = url.split("://", 1)[-1].removeprefix("www.")
+    return url.rstrip("/")
+
+
 def source_groups(records: list[dict]) -> list[str]:
     """One group per record such that no source and no family spans two groups.
 
-    Records quoted from one source share a group, and so do the copies of one ad quoted
-    by several sources (one family): grouped cross-validation on these groups never
+    Records quoted from one source (one ``source`` id, or one page address) share a group,
+    and so do the copies of one ad quoted by several sources (one family): grouped cross-validation on these groups never
     tests on a source, or an ad, it trained on.
     """
     parent: dict[str, str] = {}
@@ -323,6 +330,8 @@ def source_groups(records: list[dict]) -> list[str]:
         src = "s:" + str(rec.get("source") or rec.get("source_url") or f"#{i}")
         fam = "f:" + str(rec.get("family") or rec.get("id") or f"#{i}")
         parent[find(src)] = find(fam)
+        if rec.get("source_url"):  # one page under two source ids is still one source
+            parent[find("u:" + _page_key(str(rec["source_url"])))] = find(fam)
     return [
         find("s:" + str(rec.get("source") or rec.get("source_url") or f"#{i}"))
         for i, rec in enumerate(records)
