@@ -20,12 +20,12 @@ from price_parser import Price
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from signalering import entities as entity_kinds
 from signalering.extract.rules import Rules, case_sensitive, load_rules
 from signalering.text import Normalised
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("phones", "handles", "prices", "places", "dates")
 _DIGIT = re.compile(r"\d")
 
 
@@ -40,9 +40,14 @@ def _rules(doc: Doc) -> Rules:
         norm = Normalised(
             original=text, text=text, starts=list(range(n)), ends=list(range(1, n + 1))
         )
-        doc.user_data.update(norm=norm, taken=[], entities={kind: [] for kind in KINDS})
+        doc.user_data.update(norm=norm, taken=[], entities=empty())
         doc.spans["sc"] = []
     return load_rules(doc.user_data.get("gazetteer"))
+
+
+def empty() -> dict[str, list[dict[str, Any]]]:
+    """An empty result: one list per registered entity kind (:mod:`signalering.entities`)."""
+    return {key: [] for key in entity_kinds.all_keys()}
 
 
 def _taken(doc: Doc, start: int, end: int) -> bool:
@@ -55,7 +60,7 @@ def _emit(doc: Doc, kind: str, start: int, end: int, *, claim: bool = True, **fi
     o_start, o_end = norm.to_original(start, end)
     item = dict(fields)
     item.update(start=o_start, end=o_end, text=norm.original[o_start:o_end])
-    doc.user_data["entities"][kind].append(item)
+    doc.user_data["entities"].setdefault(kind, []).append(item)
     if claim:
         doc.user_data["taken"].append((start, end))
     if end > start:  # tokens are characters (see CharTokenizer)
@@ -360,7 +365,26 @@ def _phone(digits: str, plus: bool, cue: bool, whole: bool, regions: list[str]) 
     return None
 
 
+@Language.component("signalering_patterns_v1")
+def patterns_component(doc: Doc) -> Doc:
+    """Kinds the registry gives a ``pattern`` (no component of their own); runs first.
+
+    A contact kind claims its spans, so the handle and phone rules do not read an
+    e-mail address, say, as an @handle.
+    """
+    _rules(doc)
+    text = _text(doc)
+    for kind in entity_kinds.kinds():
+        if kind.pattern is None:
+            continue
+        for m in kind.pattern.finditer(text):
+            if m.end() > m.start() and not _taken(doc, *m.span()):
+                _emit(doc, kind.key, *m.span(), claim=kind.contact, value=m.group(0))
+    return doc
+
+
 PIPES = (
+    "signalering_patterns_v1",
     "signalering_dates_v1",
     "signalering_places_v1",
     "signalering_prices_v1",
