@@ -19,6 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import Text, and_, exists, false, func, select, tuple_
 from sqlalchemy.sql import Select
 
+from signalering import entities as entity_kinds
 from signalering.errors import InputError, SignaleringError
 from signalering.post import Post
 from signalering.store import Store, fulltext
@@ -387,7 +388,7 @@ def _shared_contacts(store: Store, post: Post, bank: list[int]) -> dict[int, int
     """Confirmed offers sharing a phone number or handle with ``post``: id -> how many."""
     contacts = {
         item.get("pseudonym")
-        for key in ("phones", "handles")
+        for key in entity_kinds.contact_keys()
         for item in (post.entities or {}).get(key, [])
         if item.get("pseudonym")
     }
@@ -492,7 +493,7 @@ def network(store: Store, network_id: str) -> dict[str, Any] | None:
     posts = [p for p in (store.get(pk) for pk in network_posts(store, network_id)) if p]
     contacts: dict[tuple[str, str], set[str]] = {}
     for post in posts:
-        for key in ("phones", "handles"):
+        for key in entity_kinds.contact_keys():
             for item in (post.entities or {}).get(key, []):
                 value = item.get("value")
                 if value:
