@@ -118,10 +118,18 @@ def places_component(doc: Doc) -> Doc:
     if rules.place_re is None:
         return doc
     norm = doc.user_data["norm"]
-    for m in rules.place_re.finditer(_text(doc)):
+    text = _text(doc)
+    inside = _handle_spans(rules, text)
+    lang = (doc.user_data.get("lang") or "").split("-")[0]
+    only_in = rules.data.get("place_alias_languages") or {}
+    for m in rules.place_re.finditer(text):
         group = next(g for g in ("ar", "et", "la", "other") if m.groupdict().get(g))
         alias = m.group(group)
         start, end = m.span(group)
+        if any(s <= start and end <= e for s, e in inside):
+            continue  # "@paris_trip", "t.me/london_boats": a name, not a place
+        if alias in only_in and lang not in only_in[alias]:
+            continue  # "nga" is Russia in Vietnamese, "from" in Albanian
         if group in ("la", "other") and case_sensitive(alias):
             o_start, _ = norm.to_original(start, end)
             if not norm.original[o_start : o_start + 1].isupper():
@@ -138,6 +146,22 @@ def places_component(doc: Doc) -> Doc:
             role=place.role,
         )
     return doc
+
+
+# A web address, or a user name with an underscore ("paris_trip"), wherever it stands.
+_URL_OR_USERNAME = re.compile(
+    r"(?:https?://|www\.)\S+"
+    r"|(?<![\w.@/])(?:[a-z0-9-]+\.)+[a-z]{2,6}/\S*"
+    r"|(?<![^\W_])[a-z0-9.]*[a-z0-9]_[a-z0-9_.]*[a-z0-9](?![^\W_])"
+)
+
+
+def _handle_spans(rules: Rules, text: str) -> list[tuple[int, int]]:
+    """Spans of links, @handles, URLs and user names: no place is read inside them."""
+    spans = [m.span() for m in rules.link_re.finditer(text)]
+    spans += [m.span() for m in rules.at_re.finditer(text)]
+    spans += [m.span() for m in _URL_OR_USERNAME.finditer(text)]
+    return spans
 
 
 def _amount(text: str, multiplier: int) -> float | None:
@@ -238,8 +262,11 @@ def handles_component(doc: Doc) -> Doc:
         if platform in rules.numeric_platforms:
             continue  # WhatsApp, Viber, IMO have no user names: a word here is prose
         explicit = m.group("at") or ":" in m.group("gap") or re.search(r"[\d_.]", value)
-        if not explicit and not rules.data["platforms"][platform].get("bare_word_handles"):
-            continue
+        if not explicit and (
+            not rules.data["platforms"][platform].get("bare_word_handles")
+            or _PROSE_AFTER.match(text, m.end("value"))
+        ):
+            continue  # "TikTok para más info": a bare word that runs on into prose
         start = m.start("at") if m.group("at") else m.start("value")
         emit(platform, value, start, m.end("value"))
     labels = [
@@ -256,6 +283,8 @@ def handles_component(doc: Doc) -> Doc:
     return doc
 
 
+# Another word on the same line after a bare word: the bare word is prose, not a handle.
+_PROSE_AFTER = re.compile(r"[ \t]+[^\W\d_]")
 _LABEL_WORDS: dict[int, re.Pattern[str]] = {}
 
 
