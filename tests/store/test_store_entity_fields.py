@@ -60,3 +60,29 @@ def test_migration_0008_adds_the_fields_column_to_a_0007_database(store_url: str
         assert post.entities == {"places": [{"value": "Calais"}]}
         assert "fields" in {c["name"] for c in inspect(store.engine).get_columns("entities")}
     command.downgrade(engines.alembic_config(engines.create(store_url)), "0007")
+
+
+def test_campaign_routes_from_the_store_follow_place_roles_like_routes_from_the_posts(
+    store: Store,
+) -> None:
+    from signalering.campaign import aggregates, aggregates_from_posts
+
+    # Mentioned destination first: only the places' roles give the right direction.
+    text = "To Lampedusa from Zuwara every week, 3000 euro per person"
+    post = Post(
+        text=text,
+        source="forum",
+        post_id="1",
+        lang="en",
+        label="offer",
+        scores={"offer": 0.9, "unrelated": 0.1},
+        flagged=True,
+        model_version="test",
+        posted_at="2024-05-01T10:00:00+00:00",
+        entities=extract(text, lang="en"),
+    )
+    store.save_posts([post])
+    routes = [(r["departure"], r["destination"]) for r in aggregates(store, themes=False)["routes"]]
+    assert routes[0][0] == "Zuwara"  # by mention order alone it was Lampedusa
+    from_posts = aggregates_from_posts([post], themes=False)["routes"]
+    assert routes == [(r["departure"], r["destination"]) for r in from_posts]
