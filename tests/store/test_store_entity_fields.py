@@ -36,20 +36,25 @@ def test_fields_of_no_kind_of_the_registry_are_not_stored(store: Store) -> None:
     assert place["role"] == "departure" and "secret" not in place
 
 
-def test_migration_0008_adds_the_fields_column_to_a_0007_database(store_url: str) -> None:
+def test_migration_0008_adds_the_column_and_has_posts_with_places_extracted_again(
+    store_url: str,
+) -> None:
     engine = engines.create(store_url)
     command.upgrade(engines.alembic_config(engine), "0007")
     assert "fields" not in {c["name"] for c in inspect(engine).get_columns("entities")}
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO posts (id, source, post_id, fetched_at, text, content_hash, "
-                "created_at, updated_at) VALUES (1, 's', '1', '2024-01-01', 'Calais', 'h', "
-                "'2024-01-01', '2024-01-01')"
+        for pk, body in ((1, "Calais"), (2, "call +31612345678")):
+            conn.execute(
+                text(
+                    "INSERT INTO posts (id, source, post_id, fetched_at, text, content_hash, "
+                    "created_at, updated_at, extracted_at) VALUES (:pk, 's', :pid, "
+                    "'2024-01-01', :body, 'h', '2024-01-01', '2024-01-01', '2024-01-02')"
+                ),
+                {"pk": pk, "pid": str(pk), "body": body},
             )
-        )
         conn.exec_driver_sql(
-            "INSERT INTO entities (post_id, kind, value) VALUES (1, 'place', 'Calais')"
+            "INSERT INTO entities (post_id, kind, value) VALUES (1, 'place', 'Calais'), "
+            "(2, 'phone', '+31612345678')"
         )
     engine.dispose()
 
@@ -59,6 +64,11 @@ def test_migration_0008_adds_the_fields_column_to_a_0007_database(store_url: str
         # An old row has no fields: read back as before, nothing invented.
         assert post.entities == {"places": [{"value": "Calais"}]}
         assert "fields" in {c["name"] for c in inspect(store.engine).get_columns("entities")}
+        with store.engine.connect() as conn:
+            marked = dict(conn.execute(text("SELECT id, extracted_at FROM posts")).all())
+    # The post with a place is extracted again (its role and country come back); a post
+    # whose kinds have no fields of their own keeps its mark.
+    assert marked[1] is None and marked[2] is not None
     command.downgrade(engines.alembic_config(engines.create(store_url)), "0007")
 
 
