@@ -20,6 +20,7 @@ from pathlib import Path
 import phonenumbers
 
 from signalering import LABELS
+from signalering import entities as entity_kinds
 from signalering.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,6 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "hard_negative": bool,
     "entities": dict,
 }
-_ENTITY_KEYS = ("phones", "handles", "prices", "places")
 
 
 def load(path: str | Path | None = None) -> list[dict]:
@@ -89,7 +89,7 @@ def load(path: str | Path | None = None) -> list[dict]:
 
 def _entity_problems(rid: str, entities: dict) -> list[str]:
     problems: list[str] = []
-    for key in _ENTITY_KEYS:
+    for key in (k.key for k in entity_kinds.kinds() if k.gold):
         if not isinstance(entities.get(key), list):
             problems.append(f"{rid}: entities.{key} must be a list")
     for phone in entities.get("phones") or []:
