@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from signalering import corpus, realtext
-from signalering.classify import Classifier
-from signalering.evaluate import train_model
+from signalering.model.classifier import Classifier
+from signalering.model.training import train_model
 from signalering.post import Post
 from signalering.store import Store
 from signalering.text import normalise

@@ -246,7 +246,7 @@ def train(
 
     Example: signalering train --features auto -o models/default
     """
-    from .evaluate import train_model
+    from .model.training import train_model
 
     settings = state.settings()
     result = train_model(
@@ -529,7 +529,7 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         )
     sim = r.get("similarity")
     if sim:
-        from .evaluate import combiner_verdict, similarity_rows
+        from .model.training import combiner_verdict, similarity_rows
 
         _table(
             "Similarity + classifier on offers (cuts chosen on train; last column: recall at "

@@ -130,7 +130,7 @@ class SimilaritySettings(_Section):
         "(see the model card); without combiner.json it falls back to 'or' with a warning.",
     )
     # The "or" rule's cut, chosen on the train part (out-of-fold classifier scores, family
-    # folds, ``link.combine.fit_combiner``): the lowest cosine at which the OR rule keeps the
+    # folds, ``model.combiner.fit_combiner``): the lowest cosine at which the OR rule keeps the
     # classifier's own precision. Lower cuts (0.85) cost precision; on the held-out part the
     # OR rule adds no recall at equal precision (see the README and the model card).
     flag_cosine: float = Field(

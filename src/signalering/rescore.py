@@ -35,9 +35,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from . import pipeline
-from .classify import Classifier
 from .config import Settings
 from .errors import InputError, ModelError
+from .model.classifier import Classifier
 from .post import Post
 from .store import Store
 from .store.jobs import RescoreChunk, RescoreJob

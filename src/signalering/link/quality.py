@@ -149,15 +149,15 @@ def combiner_quality(
 
     Exactly what ``signalering train`` ships: on the train part of the family split, the
     combiner is fitted and every rule's cut chosen on out-of-fold scores
-    (``link.combine.fit_combiner``); the classifier trained on the whole train part then
-    scores the held-out part, where ``link.combine.compare_rules`` reports new ads and
+    (``model.combiner.fit_combiner``); the classifier trained on the whole train part then
+    scores the held-out part, where ``model.combiner.compare_rules`` reports new ads and
     reposts. ``chosen_on_train`` holds the fitted combiner and cuts.
     """
     from dataclasses import asdict
 
-    from ..classify import Classifier
+    from ..model.classifier import Classifier
+    from ..model.combiner import compare_rules, embed_records, fit_combiner
     from ..text import normalise
-    from .combine import compare_rules, embed_records, fit_combiner
 
     records = corpus_mod.load() if records is None else records
     train, test = corpus_mod.family_split(list(records), test_size=0.25, seed=seed)

@@ -22,6 +22,7 @@ import json
 import logging
 import platform
 import re
+import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +38,9 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from . import LABELS, __version__
-from .errors import ModelError
-from .text import Normalised, normalise
+from .. import LABELS, __version__
+from ..errors import ModelError
+from ..text import Normalised, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,22 @@ TABLES_FILE = "model.tables.json"
 # 2: large dicts in TABLES_FILE (1: everything in model.skops, before start-up issue 19).
 MODEL_FORMAT = 2
 _TABLE_MIN = 256  # a dict attribute with at least this many entries goes to TABLES_FILE
-_TABLE_MARK = "signalering.classify:table:"  # what stands in its place inside model.skops
+# What stands in a moved-out table's place inside model.skops; the name of this module
+# before it moved to signalering.model, kept so that saved models still load.
+_TABLE_MARK = "signalering.classify:table:"
+# Models saved before the move name this module's classes (EmbeddingFeatures) by it.
+_OLD_MODULE = "signalering.classify"
 # Types a saved model may contain beyond skops' defaults: scikit-learn's own
 # (private helpers included), numpy/scipy, and our module. Anything else (a
 # builtin like eval, os.system, another package's code) is refused at load.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "signalering.classify.", "signalering.cues.")
+_TRUSTED_PREFIXES = (
+    "sklearn.",
+    "numpy.",
+    "scipy.",
+    f"{__name__}.",
+    f"{_OLD_MODULE}.",
+    "signalering.cues.",
+)
 _WORD_RE = r"(?u)\b\w\w*\b"
 _WORD_TOKEN = re.compile(_WORD_RE)
 _NON_SPACE = re.compile(r"\S+")
@@ -84,13 +96,13 @@ class EmbeddingFeatures(TransformerMixin, BaseEstimator):
         self.weight = weight
 
     def fit(self, X: Sequence[str], y: Any = None) -> EmbeddingFeatures:
-        from .embed import get_encoder
+        from ..embed import get_encoder
 
         self.dim_ = get_encoder(self.encoder).dim
         return self
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
-        from .embed import encode
+        from ..embed import encode
 
         return encode(list(X), encoder=self.encoder) * self.weight
 
@@ -122,7 +134,7 @@ def build_estimator(
     if "embed" in features.split("+"):
         parts.append(("embed", EmbeddingFeatures()))
     if "cues" in features.split("+"):
-        from .cues import CueFeatures
+        from ..cues import CueFeatures
 
         parts.append(("cues", CueFeatures(weight=CUE_WEIGHT)))
     # Chosen by 4-fold family-grouped CV on the train part (docs/architecture.md):
@@ -265,7 +277,8 @@ class Classifier:
             if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
                 found = saved.get("format") if isinstance(saved, dict) else None
                 raise _OldFormat(found)
-            pipeline = sio.load(file, trusted=untrusted)
+            with _old_module_name():
+                pipeline = sio.load(file, trusted=untrusted)
             _restore_tables(pipeline, saved["tables"])
             meta = json.loads((folder / META_FILE).read_text())
         except _OldFormat as exc:
@@ -565,12 +578,25 @@ def _skops_io() -> ModuleType:
     start. That package holds no estimator (skops skips ``externals``), so the trusted
     list is the same without it.
     """
-    from ._imports import torch_hidden
+    from .._imports import torch_hidden
 
     with torch_hidden():
         import skops.io
 
     return skops.io
+
+
+@contextlib.contextmanager
+def _old_module_name() -> Iterator[None]:
+    """While inside, ``signalering.classify`` imports as this module (older model files)."""
+    if _OLD_MODULE in sys.modules:
+        yield
+        return
+    sys.modules[_OLD_MODULE] = sys.modules[__name__]
+    try:
+        yield
+    finally:
+        sys.modules.pop(_OLD_MODULE, None)
 
 
 # -- the model's large dicts, beside model.skops ------------------------------------

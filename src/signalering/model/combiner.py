@@ -149,8 +149,8 @@ def out_of_fold(
     progress: Progress | None = None,
 ) -> OutOfFold:
     """Family-grouped folds: each fold scored by a classifier and a bank built without it."""
-    from ..classify import Classifier, grouped_folds
     from ..text import normalise
+    from .classifier import Classifier, grouped_folds
 
     y = np.array([r["label"] == "offer" for r in train])
     p = np.zeros(len(train))
