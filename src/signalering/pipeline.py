@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from . import language as language_mod
+from . import model
 from .config import LimitsSettings, Settings
 from .errors import ModelError
 from .model.classifier import Classifier
@@ -133,21 +134,6 @@ def extract(
     return post.with_(entities=entities)
 
 
-def load_classifier(settings: Settings) -> Classifier:
-    """The configured model; the default one is trained from annotaties/ on first use."""
-    from .config import ModelSettings
-
-    path = settings.model.path
-    if not (path / "model.skops").is_file():
-        if path != ModelSettings.model_fields["path"].default:
-            raise ModelError(f"model {path} not found — run `signalering train -o {path}`")
-        from .model.training import train_model
-
-        logger.warning("no default model yet: training it from %s (once)", settings.model.corpus)
-        train_model(settings.model.corpus, path)
-    return Classifier.load(path, threshold=settings.model.threshold)
-
-
 class Stages:
     """The loaded stages, ready to process batches of posts.
 
@@ -204,7 +190,7 @@ class Stages:
         """
         stages = tuple(stages)
         if "classify" in stages and classifier is None:
-            classifier = load_classifier(settings)
+            classifier = model.load(settings)
         sim = settings.similarity
         bank, rule, combiner = None, sim.rule, None
         if "classify" in stages and sim.enabled:

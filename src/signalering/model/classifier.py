@@ -260,7 +260,9 @@ class Classifier:
         file = folder / MODEL_FILE
         if not file.is_file():
             raise ModelError(
-                f"model {folder} not found — run `signalering train` or set model.path"
+                f"model {folder} not found — train it with `signalering train -o {folder}` "
+                "(`make install` trains the default one), or set model.path / --model to a "
+                "trained model's folder"
             )
         untrusted = sio.get_untrusted_types(file=file)
         unknown = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
