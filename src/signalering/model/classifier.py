@@ -39,6 +39,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from .. import LABELS, __version__
+from ..config import DEFAULT_ENCODER
 from ..errors import ModelError
 from ..text import Normalised, normalise
 
@@ -91,7 +92,7 @@ def fold_case(text: str) -> str:
 class EmbeddingFeatures(TransformerMixin, BaseEstimator):
     """Sentence embeddings as features, for use inside a ``FeatureUnion``."""
 
-    def __init__(self, encoder: str = "use-m3", weight: float = 1.0) -> None:
+    def __init__(self, encoder: str = DEFAULT_ENCODER, weight: float = 1.0) -> None:
         self.encoder = encoder
         self.weight = weight
 

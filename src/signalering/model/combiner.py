@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..config import DEFAULT_ENCODER
 from ..errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -226,7 +227,7 @@ def fit_combiner(
     train: Sequence[dict],
     *,
     features: str = "tfidf",
-    encoder: str = "use-m3",
+    encoder: str = DEFAULT_ENCODER,
     threshold: float = 0.5,
     folds: int = FOLDS,
     seed: int = 0,

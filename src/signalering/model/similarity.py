@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import corpus as corpus_mod
-from ..config import SimilaritySettings
+from ..config import DEFAULT_ENCODER, SimilaritySettings
 from ..embed import (
-    DEFAULT_ENCODER,
     EmbeddingCache,
     FileEmbeddingCache,
     get_encoder,

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import corpus
-from ..config import SimilaritySettings
+from ..config import DEFAULT_ENCODER, SimilaritySettings
 from .classifier import Classifier, Features
 from .metrics import (
     compare_with_baseline,
@@ -45,7 +45,7 @@ def train_model(
     features: Features | Literal["auto"] = "auto",
     seed: int = 0,
     test_size: float = 0.25,
-    encoder: str | None = "use-m3",
+    encoder: str | None = DEFAULT_ENCODER,
     cache_dir: Path | None = _CACHE_DIR,
     real: Sequence[dict[str, Any]] | None = None,
     reviewed: Sequence[dict[str, Any]] = (),
