@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
+import os
 import platform
 import re
 import sys
@@ -583,10 +585,159 @@ def _skops_io() -> ModuleType:
     """
     from .._imports import torch_hidden
 
-    with torch_hidden():
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    listed = _read_lists()
+    recorded: dict[str, Any] = {"estimators": None, "public": {}}
+    with torch_hidden(), _lists_replayed(listed, recorded):
         import skops.io
-
+    if listed is None and recorded["estimators"] is not None:
+        _write_lists(recorded)
     return skops.io
+
+
+# skops builds its lists of trusted types when first imported: every scikit-learn
+# module imported (``sklearn.utils.all_estimators``) and every public ufunc of numpy and
+# scipy.special looked up in every loaded module (``get_public_type_names``), 1.2-1.6 s
+# of a one-post classify, for names that change only with those packages. The lists
+# are kept in the declared ``similarity.cache_dir`` per scikit-learn, scipy, numpy,
+# skops and Python version, and replayed to skops' import instead. Only names under
+# ``sklearn.``, ``numpy.`` and ``scipy.`` are taken from the file: all of them pass the
+# prefix audit of ``Classifier.load`` anyway, so the file cannot widen what loads.
+_LISTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+
+
+def _lists_file() -> Path | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..config import SimilaritySettings
+
+    try:
+        packages = [version(p) for p in ("scikit-learn", "scipy", "numpy", "skops")]
+    except PackageNotFoundError:
+        return None
+    key = "|".join([*packages, platform.python_version()])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return SimilaritySettings().cache_dir / f"skops-trusted-{digest}.json"
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(n, str) and n.startswith(_LISTED_PREFIXES) for n in value
+    )
+
+
+def _read_lists() -> dict[str, Any] | None:
+    file = _lists_file()
+    if file is None or not file.is_file():
+        return None
+    try:
+        lists = json.loads(file.read_text(encoding="utf-8"))
+        ok = (
+            _names(lists["estimators"])
+            and isinstance(lists["public"], dict)
+            and all(_names(v) for v in lists["public"].values())
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        logger.warning("ignoring %s: not skops' lists of type names", file)
+        return None
+    return lists
+
+
+def _write_lists(lists: dict[str, Any]) -> None:
+    file = _lists_file()
+    if file is None:
+        return
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(lists), encoding="utf-8")
+        os.replace(tmp, file)
+    except OSError as exc:
+        logger.warning("cannot write %s (%s)", file, exc.strerror)
+
+
+def _public_key(module: ModuleType, oftype: type) -> str:
+    return f"{module.__name__}|{oftype.__module__}.{oftype.__qualname__}"
+
+
+@contextlib.contextmanager
+def _lists_replayed(listed: dict[str, Any] | None, recorded: dict[str, Any]) -> Iterator[None]:
+    """While skops is imported: with ``listed``, ``all_estimators`` and
+    ``get_public_type_names`` answer from it (stand-in types carrying each estimator's
+    name, nothing imported); without, their real answers are kept in ``recorded``."""
+    import sklearn.utils
+
+    real_all = sklearn.utils.all_estimators
+
+    def all_estimators(type_filter: Any = None) -> list[tuple[str, type]]:
+        if listed is None:
+            found = real_all(type_filter)
+            recorded["estimators"] = [f"{c.__module__}.{c.__name__}" for _, c in found]
+            return found
+        out = []
+        for name in listed["estimators"]:
+            module, _, cls = name.rpartition(".")
+            out.append((cls, type(cls, (), {"__module__": module})))
+        return out
+
+    def patch(utils: ModuleType) -> None:
+        real_public = utils.get_public_type_names
+
+        def get_public_type_names(module: ModuleType, oftype: type) -> list[str]:
+            key = _public_key(module, oftype)
+            if listed is not None and key in listed["public"]:
+                return list(listed["public"][key])
+            found = real_public(module, oftype)
+            recorded["public"][key] = found
+            return found
+
+        utils.get_public_type_names = get_public_type_names
+
+    finder = _AfterImport("skops.io._utils", patch)
+    sklearn.utils.all_estimators = all_estimators  # type: ignore[assignment]
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sklearn.utils.all_estimators = real_all
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(finder)
+        if "skops.io._utils" in sys.modules and finder.patched:
+            # skops' own callers after the import get the real function back.
+            sys.modules["skops.io._utils"].get_public_type_names = finder.real
+
+
+class _AfterImport:
+    """A ``sys.meta_path`` finder that runs ``patch(module)`` once ``name`` is executed."""
+
+    def __init__(self, name: str, patch: Any) -> None:
+        self.name, self.patch = name, patch
+        self.patched = False
+        self.real: Any = None
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            self.real = module.get_public_type_names
+            self.patch(module)
+            self.patched = True
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
 
 
 @contextlib.contextmanager
