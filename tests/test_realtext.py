@@ -136,5 +136,5 @@ def test_after_training_on_reviewed_posts_their_kind_is_flagged(
     with_reviewed = train_model(
         None, tmp_path / "with", features="tfidf", encoder=None, reviewed=reviewed
     )
-    assert flagged(Path(without["path"])) <= 1
-    assert flagged(Path(with_reviewed["path"])) >= 3
+    assert flagged(without.path) <= 1
+    assert flagged(with_reviewed.path) >= 3

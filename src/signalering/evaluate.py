@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 from . import corpus
 from .config import SimilaritySettings
 from .model.classifier import Classifier, Features
-from .model.metrics import compare_with_baseline, evaluate_classifier, public_metrics
+from .model.metrics import compare_with_baseline, evaluate_classifier
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,7 @@ def leave_one_language_out(
         train = [r for r in records if r["lang"] != lang and r["family"] not in fams]
         clf = Classifier.train(train, features=features)
         m = evaluate_classifier(clf, test)
-        out[lang] = {
-            "n": m["n"],
-            "offer": m["per_label"]["offer"],
-            "macro_f1": m["macro_f1"],
-        }
+        out[lang] = {"n": m.n, "offer": asdict(m.offer), "macro_f1": m.macro_f1}
     return out
 
 
@@ -118,15 +115,15 @@ def run_evaluation(
         "features": clf.meta.get("features"),
         "threshold": threshold,
         "real_text": real_result,
-        **public_metrics(metrics),
-        "baseline": compare_with_baseline(test, metrics["_p_offer"]),
+        **metrics.to_dict(),
+        "baseline": compare_with_baseline(test, metrics.p_offer),
     }
     if progress:
         progress("language identification and entity extraction")
     result["language_id"] = language.evaluate(records)
     result["entities"] = extract.evaluate(records)
     result["similarity"] = similarity_comparison(
-        model_path, clf, records, test, metrics["_p_offer"], threshold=threshold
+        model_path, clf, records, test, metrics.p_offer, threshold=threshold
     )
     if lolo:
         result["leave_one_language_out"] = leave_one_language_out(

@@ -35,11 +35,11 @@ def held_out() -> list[dict]:
 
 def test_held_out_quality_is_far_above_chance(model: Classifier, held_out: list[dict]) -> None:
     m = evaluate_classifier(model, held_out)
-    assert m["per_label"]["offer"]["f1"] >= 0.85
-    assert m["macro_f1"] >= 0.75
+    assert m.per_label["offer"].f1 >= 0.85
+    assert m.macro_f1 >= 0.75
     # Probabilities are calibrated well enough to act on: far better than the
     # 0.75 multi-class Brier score of always predicting the class frequencies.
-    assert m["calibration"]["brier_multiclass"] < 0.3
+    assert m.calibration["brier_multiclass"] < 0.3
 
 
 def test_probabilities_cover_the_four_labels_and_sum_to_one(model: Classifier) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,72 @@ from ..text import normalise
 from .classifier import Classifier, fold_case
 
 KEYWORDS_FILE = PROJECT_ROOT / "annotaties" / "lexicons" / "offer_keywords.yaml"
+
+
+# -- typed results ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Scores:
+    """Precision, recall and F1 of one decision (rounded to 4 places)."""
+
+    precision: float
+    recall: float
+    f1: float
+
+    @classmethod
+    def of(cls, m: dict[str, float]) -> Scores:
+        return cls(m["precision"], m["recall"], m["f1"])
+
+
+@dataclass(frozen=True)
+class LabelScores(Scores):
+    """``Scores`` of one label, with its number of held-out posts."""
+
+    support: int
+
+
+@dataclass(frozen=True)
+class LanguageScores:
+    """One language's held-out posts: the offer label, the offer flag, macro-F1."""
+
+    n: int
+    offers: int
+    offer: Scores
+    flagged: Scores
+    macro_f1: float
+
+
+@dataclass
+class EvaluationReport:
+    """Everything ``evaluate_classifier`` measures of one model on held-out records.
+
+    ``to_dict()`` is the JSON of ``signalering evaluate`` and of model.json's
+    ``metrics``; ``p_offer`` (P(offer) per record) is kept for later steps, not written.
+    """
+
+    n: int
+    per_label: dict[str, LabelScores]
+    macro_f1: float
+    accuracy: float
+    per_language: dict[str, LanguageScores]
+    confusion: dict[str, Any]
+    calibration: dict[str, Any]
+    flagged: Scores
+    pr_curve: list[dict[str, float]]
+    p_offer: np.ndarray = field(repr=False)
+
+    @property
+    def offer(self) -> LabelScores:
+        return self.per_label["offer"]
+
+    def worst_language_recall(self) -> float:
+        """The lowest share of offers flagged in any language that has offers."""
+        recalls = [v.flagged.recall for v in self.per_language.values() if v.offers]
+        return min(recalls) if recalls else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        del out["p_offer"]
+        return out
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -99,12 +166,6 @@ def precision_at_recall(truth: np.ndarray, score: np.ndarray, recall: float) -> 
     return best
 
 
-def worst_language_recall(metrics: dict[str, Any]) -> float:
-    """The lowest share of offers flagged in any language that has offers."""
-    recalls = [v["flagged"]["recall"] for v in metrics["per_language"].values() if v["offers"]]
-    return min(recalls) if recalls else 0.0
-
-
 # -- keyword baseline ------------------------------------------------------------
 def load_keywords(path: Path = KEYWORDS_FILE) -> list[str]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -118,7 +179,7 @@ def keyword_baseline(texts: Sequence[str], keywords: Sequence[str]) -> list[str]
 
 
 # -- evaluation ------------------------------------------------------------------
-def evaluate_classifier(clf: Classifier, test: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def evaluate_classifier(clf: Classifier, test: Sequence[dict[str, Any]]) -> EvaluationReport:
     """All held-out metrics of one model on ``test`` records."""
     texts = [normalise(r["text"]).text for r in test]
     proba = clf.predict_proba(texts)
@@ -141,34 +202,39 @@ def evaluate_classifier(clf: Classifier, test: Sequence[dict[str, Any]]) -> dict
         tp = sum(flagged[i] and y_true[i] == "offer" for i in idx)
         fn = sum(not flagged[i] and y_true[i] == "offer" for i in idx)
         fp = sum(flagged[i] and y_true[i] != "offer" for i in idx)
-        per_lang[lang] = {
-            "n": len(idx),
-            "offers": sum(x == "offer" for x in t),
-            "offer": {k: lm["offer"][k] for k in ("precision", "recall", "f1")},
-            "flagged": prf(tp, fp, fn),
-            "macro_f1": macro_f1(lm),
-        }
+        per_lang[lang] = LanguageScores(
+            n=len(idx),
+            offers=sum(x == "offer" for x in t),
+            offer=Scores.of(lm["offer"]),
+            flagged=Scores.of(prf(tp, fp, fn)),
+            macro_f1=macro_f1(lm),
+        )
     confusion = [
         [sum(t == a and p == b for t, p in zip(y_true, y_pred, strict=True)) for b in LABELS]
         for a in LABELS
     ]
     truth = np.array([t == "offer" for t in y_true])
-    return {
-        "n": len(test),
-        "per_label": per_label,
-        "macro_f1": macro_f1(per_label),
-        "accuracy": round(float(np.mean([t == p for t, p in zip(y_true, y_pred, strict=True)])), 4),
-        "per_language": per_lang,
-        "confusion": {"labels": list(LABELS), "matrix": confusion},
-        "calibration": calibration(y_true, proba, labels),
-        "flagged": prf(
-            int((flagged & truth).sum()),
-            int((flagged & ~truth).sum()),
-            int((~flagged & truth).sum()),
+    return EvaluationReport(
+        n=len(test),
+        per_label={
+            lab: LabelScores(m["precision"], m["recall"], m["f1"], int(m["support"]))
+            for lab, m in per_label.items()
+        },
+        macro_f1=macro_f1(per_label),
+        accuracy=round(float(np.mean([t == p for t, p in zip(y_true, y_pred, strict=True)])), 4),
+        per_language=per_lang,
+        confusion={"labels": list(LABELS), "matrix": confusion},
+        calibration=calibration(y_true, proba, labels),
+        flagged=Scores.of(
+            prf(
+                int((flagged & truth).sum()),
+                int((flagged & ~truth).sum()),
+                int((~flagged & truth).sum()),
+            )
         ),
-        "pr_curve": pr_curve(truth, p_offer),
-        "_p_offer": p_offer,
-    }
+        pr_curve=pr_curve(truth, p_offer),
+        p_offer=p_offer,
+    )
 
 
 def compare_with_baseline(test: Sequence[dict[str, Any]], p_offer: np.ndarray) -> dict[str, Any]:
@@ -184,8 +250,3 @@ def compare_with_baseline(test: Sequence[dict[str, Any]], p_offer: np.ndarray) -
         "model_at_baseline_recall": {"precision": model_p, "recall": model_r},
         "precision_gain_points": round(100 * (model_p - b["precision"]), 1),
     }
-
-
-def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """``metrics`` without the arrays kept for later steps (keys starting with ``_``)."""
-    return {k: v for k, v in metrics.items() if not k.startswith("_")}

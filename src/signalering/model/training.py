@@ -12,6 +12,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,10 +22,9 @@ from .. import corpus
 from ..config import DEFAULT_ENCODER, SimilaritySettings
 from .classifier import Classifier, Features
 from .metrics import (
+    EvaluationReport,
     compare_with_baseline,
     evaluate_classifier,
-    public_metrics,
-    worst_language_recall,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,36 @@ _CACHE_DIR = SimilaritySettings().cache_dir
 MIN_LANGUAGE_RECALL = 0.90
 MIN_TEMPLATE_OFFER_F1 = 0.95  # real texts may not cost the template hold-out its offer F1
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CandidateScores:
+    """How one candidate feature set measured: template hold-out, and real texts (CV)
+    when they were used."""
+
+    macro_f1: float
+    offer_f1: float
+    worst_language_recall: float
+    brier: float
+    real_offer_f1: float | None = None
+    real_recall_at_p85: float | None = None
+    real_recall_at_p90: float | None = None
+
+    def to_dict(self) -> dict[str, float]:
+        """As model.json's ``selection`` holds it (no real-text keys without real texts)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class TrainingResult:
+    """What ``train_model`` kept, and why (``signalering train`` prints it)."""
+
+    chosen: str
+    selection: dict[str, CandidateScores]
+    metrics: EvaluationReport
+    real_text: dict[str, Any] | None
+    similarity: dict[str, Any] | None
+    path: Path
 
 
 # -- training with model selection ------------------------------------------------
@@ -50,7 +80,7 @@ def train_model(
     real: Sequence[dict[str, Any]] | None = None,
     reviewed: Sequence[dict[str, Any]] = (),
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> TrainingResult:
     """Train the candidates, keep the best, save it with its card (and combiner).
 
     Templates are split by family; the saved model is trained on their *train* part, so
@@ -77,7 +107,7 @@ def train_model(
     else:
         candidates = ["tfidf", "tfidf+embed"]
     fit_records, weights = realtext.training_set(train, real, reviewed)
-    results: dict[str, tuple[Classifier, dict[str, Any]]] = {}
+    results: dict[str, tuple[Classifier, EvaluationReport]] = {}
     real_cv: dict[str, dict[str, Any]] = {}
     for feats in candidates:
         if real:
@@ -89,7 +119,7 @@ def train_model(
         clf = Classifier.train(fit_records, features=feats, random_state=seed, weights=weights)
         results[feats] = (clf, evaluate_classifier(clf, test))
 
-    def key(item: tuple[str, tuple[Classifier, dict[str, Any]]]) -> tuple:
+    def key(item: tuple[str, tuple[Classifier, EvaluationReport]]) -> tuple:
         # Missing one language's offers is the failure analysts cannot see, so a
         # candidate must flag at least MIN_LANGUAGE_RECALL of the offers in every
         # language; among those, the best macro-F1 (then offer F1) wins. With real
@@ -98,23 +128,23 @@ def train_model(
         if name in real_cv:
             r = real_cv[name]
             return (
-                m["per_label"]["offer"]["f1"] >= MIN_TEMPLATE_OFFER_F1,
+                m.offer.f1 >= MIN_TEMPLATE_OFFER_F1,
                 r["recall_at_precision"]["0.85"],
                 r["per_label"]["offer"]["f1"],
             )
         return (
-            worst_language_recall(m) >= MIN_LANGUAGE_RECALL,
-            m["macro_f1"],
-            m["per_label"]["offer"]["f1"],
+            m.worst_language_recall() >= MIN_LANGUAGE_RECALL,
+            m.macro_f1,
+            m.offer.f1,
         )
 
     best_name, (best, best_metrics) = max(results.items(), key=key)
     selection = {
-        name: {
-            "macro_f1": m["macro_f1"],
-            "offer_f1": m["per_label"]["offer"]["f1"],
-            "worst_language_recall": worst_language_recall(m),
-            "brier": m["calibration"]["brier_multiclass"],
+        name: CandidateScores(
+            macro_f1=m.macro_f1,
+            offer_f1=m.offer.f1,
+            worst_language_recall=m.worst_language_recall(),
+            brier=m.calibration["brier_multiclass"],
             **(
                 {
                     "real_offer_f1": real_cv[name]["per_label"]["offer"]["f1"],
@@ -124,7 +154,7 @@ def train_model(
                 if name in real_cv
                 else {}
             ),
-        }
+        )
         for name, (_, m) in results.items()
     }
     best.meta.update(
@@ -137,8 +167,8 @@ def train_model(
                 "test": len(test),
             },
             "corpus": str(corpus_path or corpus.DEFAULT_PATH),
-            "selection": selection,
-            "metrics": public_metrics(best_metrics),
+            "selection": {name: s.to_dict() for name, s in selection.items()},
+            "metrics": best_metrics.to_dict(),
         }
     )
     if real:
@@ -171,7 +201,7 @@ def train_model(
         similarity = _train_combiner(
             train,
             test,
-            best_metrics["_p_offer"],
+            best_metrics.p_offer,
             features=best_name,
             encoder=encoder,
             threshold=best.threshold,
@@ -181,20 +211,20 @@ def train_model(
         ).save(out)
     else:
         (Path(out) / "combiner.json").unlink(missing_ok=True)  # it would not match this model
-    baseline = compare_with_baseline(test, best_metrics["_p_offer"])
+    baseline = compare_with_baseline(test, best_metrics.p_offer)
     measured = json.loads(similarity.read_text(encoding="utf-8")) if similarity else None
     (Path(out) / "MODEL_CARD.md").write_text(
         model_card(best, best_metrics, baseline, records, combiner=measured), encoding="utf-8"
     )
-    logger.info("kept %s (macro-F1 %.3f) in %s", best_name, best_metrics["macro_f1"], out)
-    return {
-        "chosen": best_name,
-        "selection": selection,
-        "metrics": public_metrics(best_metrics),
-        "real_text": best.meta.get("real_text"),
-        "similarity": measured["measurement"] if measured else None,
-        "path": str(out),
-    }
+    logger.info("kept %s (macro-F1 %.3f) in %s", best_name, best_metrics.macro_f1, out)
+    return TrainingResult(
+        chosen=best_name,
+        selection=selection,
+        metrics=best_metrics,
+        real_text=best.meta.get("real_text"),
+        similarity=measured["measurement"] if measured else None,
+        path=Path(out),
+    )
 
 
 def _train_combiner(
@@ -240,7 +270,7 @@ def _train_combiner(
 
 def model_card(
     clf: Classifier,
-    m: dict[str, Any],
+    m: EvaluationReport,
     baseline: dict[str, Any],
     records: Sequence[dict[str, Any]],
     *,
@@ -295,20 +325,18 @@ def model_card(
         "| label | precision | recall | F1 | n |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for lab, v in m["per_label"].items():
-        lines.append(
-            f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
-        )
-    lines += ["", f"Macro-F1 {m['macro_f1']:.3f}; accuracy {m['accuracy']:.3f}.", ""]
+    for lab, v in m.per_label.items():
+        lines.append(f"| {lab} | {v.precision:.3f} | {v.recall:.3f} | {v.f1:.3f} | {v.support} |")
+    lines += ["", f"Macro-F1 {m.macro_f1:.3f}; accuracy {m.accuracy:.3f}.", ""]
     lines += [
         "## Per language (held-out)",
         "| lang | n | offers | offer P | offer R | offer F1 | macro-F1 |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for lang, v in m["per_language"].items():
-        o = v["offer"]
+    for lang, v in m.per_language.items():
+        o = v.offer
         lines.append(
-            f"| {lang} | {v['n']} | {v['offers']} | {o['precision']:.3f} | {o['recall']:.3f} | {o['f1']:.3f} | {v['macro_f1']:.3f} |"
+            f"| {lang} | {v.n} | {v.offers} | {o.precision:.3f} | {o.recall:.3f} | {o.f1:.3f} | {v.macro_f1:.3f} |"
         )
     lines += [
         "",
@@ -318,9 +346,9 @@ def model_card(
         "| threshold | precision | recall |",
         "| --- | --- | --- |",
     ]
-    for row in m["pr_curve"]:
+    for row in m.pr_curve:
         lines.append(f"| {row['threshold']:.1f} | {row['precision']:.3f} | {row['recall']:.3f} |")
-    cal = m["calibration"]
+    cal = m.calibration
     lines += [
         "",
         "## Calibration",
