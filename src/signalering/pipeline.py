@@ -137,8 +137,8 @@ def extract(
 class Stages:
     """The loaded stages, ready to process batches of posts.
 
-    With a ``bank`` (``link.ExemplarBank``), each post also gets its nearest known offers
-    as evidence, and similarity flags it by ``rule``: ``"or"`` when one is at least
+    With a ``bank`` (``model.similarity.ExemplarBank``), each post also gets its nearest
+    known offers as evidence, and similarity flags it by ``rule``: ``"or"`` when one is at least
     ``flag_cosine`` similar, ``"logistic"`` when ``combiner`` (a ``model.combiner.Combiner``)
     scores it at least its cut, ``"off"`` never. ``rule``, ``flag_cosine`` and ``k`` left
     out are ``[similarity]``'s declared defaults; ``Stages.load`` passes the configured ones.
