@@ -76,3 +76,26 @@ def test_a_model_saved_under_the_old_module_name_still_loads(
     part = dict(again.pipeline.named_steps["features"].transformer_list)["old"]
     assert type(part) is EmbeddingFeatures and part.weight == 0.5
     assert "signalering.classify" not in sys.modules  # the alias lasts only the load
+
+
+def test_a_skops_list_file_naming_anything_but_numpy_scipy_sklearn_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from signalering.model.classifier import _read_lists
+
+    good = {"estimators": ["sklearn.svm._classes.LinearSVC"], "public": {"numpy|x": ["numpy.add"]}}
+    file = tmp_path / "skops-trusted.json"
+    file.write_text(json.dumps(good), encoding="utf-8")
+    assert _read_lists(file) == good
+    for bad in (
+        {**good, "estimators": ["builtins.eval"]},
+        {**good, "public": {"numpy|x": ["os.system"]}},
+        {"estimators": "sklearn.svm"},
+    ):
+        file.write_text(json.dumps(bad), encoding="utf-8")
+        with caplog.at_level(logging.WARNING, logger="signalering.model.classifier"):
+            assert _read_lists(file) is None
+    assert "not skops' lists of type names" in caplog.text
+    assert _read_lists(tmp_path / "absent.json") is None

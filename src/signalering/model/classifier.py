@@ -587,12 +587,13 @@ def _skops_io() -> ModuleType:
 
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
-    listed = _read_lists()
+    file = _lists_file()
+    listed = _read_lists(file) if file is not None else None
     recorded: dict[str, Any] = {"estimators": None, "public": {}}
     with torch_hidden(), _lists_replayed(listed, recorded):
         import skops.io
-    if listed is None and recorded["estimators"] is not None:
-        _write_lists(recorded)
+    if file is not None and listed is None and recorded["estimators"] is not None:
+        _write_lists(recorded, file)
     return skops.io
 
 
@@ -627,9 +628,10 @@ def _names(value: Any) -> bool:
     )
 
 
-def _read_lists() -> dict[str, Any] | None:
-    file = _lists_file()
-    if file is None or not file.is_file():
+def _read_lists(file: Path) -> dict[str, Any] | None:
+    """skops' lists kept in ``file``; None when absent, or (with a warning) when it holds
+    anything but lists of numpy, scipy and scikit-learn names."""
+    if not file.is_file():
         return None
     try:
         lists = json.loads(file.read_text(encoding="utf-8"))
@@ -646,10 +648,7 @@ def _read_lists() -> dict[str, Any] | None:
     return lists
 
 
-def _write_lists(lists: dict[str, Any]) -> None:
-    file = _lists_file()
-    if file is None:
-        return
+def _write_lists(lists: dict[str, Any], file: Path) -> None:
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_suffix(f".{os.getpid()}.tmp")
