@@ -8,8 +8,8 @@ from typing import Any
 
 from benchmarks._measure import measure
 from signalering import corpus, language
-from signalering.classify import Classifier
-from signalering.evaluate import train_model
+from signalering.model.classifier import Classifier
+from signalering.model.training import train_model
 from signalering.pipeline import Stages
 from signalering.post import Post
 from signalering.text import normalise

@@ -34,9 +34,9 @@ from sqlalchemy import insert, text
 from benchmarks.bench_store import KEY, database, peak_mb, row
 from signalering import corpus
 from signalering.config import Settings
-from signalering.evaluate import train_model
 from signalering.extract import extract
 from signalering.language import detect
+from signalering.model.training import train_model
 from signalering.post import Post
 from signalering.rescore import rescore
 from signalering.store import Store

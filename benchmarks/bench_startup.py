@@ -27,16 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from signalering import corpus
-from signalering.classify import Classifier
 from signalering.config import load_config
 from signalering.errors import ModelError
+from signalering.model.classifier import Classifier
 
 RUNS = int(os.environ.get("SIGNALERING_BENCH_STARTUP_RUNS", "5"))
 CLI = Path(sys.executable).with_name("signalering")
 _LOAD_ONLY = """
 import json, sys, time
 import skops.io  # the imports are not the load
-from signalering.classify import Classifier
+from signalering.model.classifier import Classifier
 wall, cpu = time.perf_counter(), time.process_time()
 Classifier.load(sys.argv[1])
 print(json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}))
@@ -82,7 +82,7 @@ def _model(tmp: Path) -> Path:
         return path
     except ModelError as exc:
         print(f"  {exc}; training a model for the benchmark", file=sys.stderr)
-    from signalering.evaluate import train_model
+    from signalering.model.training import train_model
 
     train_model(None, tmp / "model", features="tfidf")
     return tmp / "model"

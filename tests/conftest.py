@@ -73,7 +73,7 @@ def store(store_url: str) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default recipe (TF-IDF features) trained on the family split's train part."""
-    from signalering.evaluate import train_model
+    from signalering.model.training import train_model
 
     out = tmp_path_factory.mktemp("model") / "default"
     train_model(None, out, features="tfidf")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from signalering import corpus
-from signalering.classify import Classifier
 from signalering.cues import CueFeatures, load_lexicon
 from signalering.errors import ConfigError
+from signalering.model.classifier import Classifier
 from signalering.text import normalise
 
 

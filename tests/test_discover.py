@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from signalering.classify import Classifier
 from signalering.discover import add_source, suggest_sources
 from signalering.errors import SourceError
+from signalering.model.classifier import Classifier
 from signalering.pipeline import Stages
 from signalering.post import Post
 from signalering.store import Store

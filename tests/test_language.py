@@ -91,3 +91,19 @@ def test_dari_and_persian_accuracy_on_the_corpus_and_on_held_out_families(
     held_out = evaluate(test, min_words=8)["per_lang"]
     assert held_out["fa"]["accuracy"] >= 0.95, held_out["fa"]
     assert held_out["prs"]["accuracy"] >= 0.85, held_out["prs"]
+
+
+def test_the_profile_matrix_is_read_back_from_its_cache_unchanged(tmp_path) -> None:
+    import numpy as np
+
+    from signalering.language import _Profiles
+
+    built = _Profiles(tmp_path)  # built, then written
+    assert len(list(tmp_path.glob("langdetect-profiles-*"))) == 2
+    again = _Profiles(tmp_path)
+    assert isinstance(again.matrix, np.memmap)
+    assert np.array_equal(np.asarray(again.matrix), built.matrix)
+    assert again.index == built.index and again.table == built.table
+    assert again.langs == built.langs
+    text = "Das Boot fährt heute Nacht nach Italien, Preis pro Person"
+    assert np.array_equal(again.scores(text), built.scores(text))

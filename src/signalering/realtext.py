@@ -27,7 +27,8 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from . import LABELS, corpus
-from .classify import Classifier, Features
+from .model.classifier import Classifier, Features
+from .model.metrics import keyword_baseline, label_metrics, load_keywords, macro_f1, prf
 from .text import normalise
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,6 @@ def recall_at_precision(truth: np.ndarray, score: np.ndarray, precision: float) 
 
 
 def keyword_flags(texts: Sequence[str]) -> np.ndarray:
-    from .evaluate import keyword_baseline, load_keywords
 
     return np.array([p == "offer" for p in keyword_baseline(list(texts), load_keywords())])
 
@@ -79,7 +79,6 @@ def metrics(
     records: Sequence[dict[str, Any]], proba: np.ndarray, labels: Sequence[str], threshold: float
 ) -> dict[str, Any]:
     """Per label and per language P/R/F1, the offer flag, recall at fixed precision, baseline."""
-    from .evaluate import label_metrics, macro_f1, prf
 
     y_true = [r["label"] for r in records]
     y_pred = [labels[i] for i in proba.argmax(axis=1)]

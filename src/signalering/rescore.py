@@ -34,10 +34,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from . import pipeline
-from .classify import Classifier
+from . import model, pipeline
 from .config import Settings
-from .errors import InputError, ModelError
+from .errors import InputError
+from .model.classifier import Classifier
 from .post import Post
 from .store import Store
 from .store.jobs import RescoreChunk, RescoreJob
@@ -46,16 +46,6 @@ from .store.models import PostRow, utcnow
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (posts done, posts in the job)
-
-
-def _load_classifier(settings: Settings) -> Classifier:
-    path = settings.model.path
-    if not (path / "model.skops").is_file():
-        raise ModelError(
-            f"model {path} not found — train one with `signalering train -o {path}` "
-            "or give the folder of a trained model to --model"
-        )
-    return Classifier.load(path, threshold=settings.model.threshold)
 
 
 def _with_model(settings: Settings, model_path: str | Path | None) -> Settings:
@@ -243,7 +233,7 @@ def _init_worker(settings_json: str, similar: bool) -> None:
     logging.getLogger("signalering").setLevel(logging.WARNING)
     settings = Settings.model_validate_json(settings_json)
     store = Store.open(settings.database_url, pseudonym_key=settings.pseudonym_key(), migrate=False)
-    classifier = _load_classifier(settings)
+    classifier = model.load(settings)
     _worker["store"] = store
     _worker["stages"] = _stages(settings, classifier, store, similar)
 
@@ -288,7 +278,7 @@ def rescore(
     started = time.perf_counter()
     settings = _with_model(settings, model_path)
     model_path = settings.model.path
-    classifier = _load_classifier(settings)
+    classifier = model.load(settings)
     version = classifier.version
     store_url, pseudonym_key = settings.database_url, settings.pseudonym_key()
     with Store.open(store_url, pseudonym_key=pseudonym_key) as store:

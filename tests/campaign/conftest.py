@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from signalering import corpus
-from signalering.classify import Classifier
+from signalering.model.classifier import Classifier
 from signalering.pipeline import Stages
 from signalering.post import Post
 from signalering.store import Store

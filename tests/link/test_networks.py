@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from signalering.link import ExemplarBank, build_networks, list_networks, post_links
+from signalering.link import build_networks, list_networks, post_links
+from signalering.model.similarity import ExemplarBank
 from signalering.pipeline import Stages
 from signalering.post import Post
 from signalering.store import Store

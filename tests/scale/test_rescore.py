@@ -67,7 +67,7 @@ def _settings(url: str, **sections: dict) -> Settings:
 
 
 def _version(model: Path) -> str:
-    from signalering.classify import Classifier
+    from signalering.model.classifier import Classifier
 
     return Classifier.load(model).version
 
@@ -282,11 +282,12 @@ def test_rescore_with_similarity_flags_by_the_rule_ingest_uses(
 ) -> None:
     # A re-score must flag as a crawl or `classify` would: with the combiner saved beside
     # the new model under similarity.rule = "logistic", with no combiner under "or".
-    from signalering.link.combine import Combiner
-    from signalering.rescore import _load_classifier, _stages
+    from signalering import model
+    from signalering.model.combiner import Combiner
+    from signalering.rescore import _stages
 
     settings = _settings(sqlite_url, model={"path": str(trained_model)})
-    classifier = _load_classifier(settings)
+    classifier = model.load(settings)
     with Store.open(sqlite_url) as store:
         logistic = _stages(settings, classifier, store, True)
         plain = _stages(settings.model_copy(update={"similarity": settings.similarity.model_copy(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from crawling import REPO
 
-from signalering.classify import Classifier
+from signalering.model.classifier import Classifier
 from signalering.post import Post
 from signalering.privacy import pseudonymise
 from signalering.store import Store

@@ -15,8 +15,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from signalering import accounts
-from signalering.classify import Classifier
 from signalering.config import Settings
+from signalering.model.classifier import Classifier
 from signalering.pipeline import Stages
 from signalering.post import Post
 from signalering.store import Store

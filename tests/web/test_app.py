@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from signalering import accounts
-from signalering.classify import Classifier
+from signalering.model.classifier import Classifier
 from signalering.pipeline import Stages
 from signalering.post import Post
 from signalering.store import Store
@@ -462,8 +462,8 @@ def test_sources_page_shows_markup_drift_to_analysts_only(
 def test_sources_page_offers_candidates_to_analysts_and_adds_one_with_csrf_and_audit(
     review: Review, trained_model: Path, tmp_path: Path
 ) -> None:
-    from signalering.classify import Classifier
     from signalering.config import Settings
+    from signalering.model.classifier import Classifier
     from signalering.pipeline import Stages
     from signalering.post import Post
 

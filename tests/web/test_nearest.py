@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from signalering import corpus
 from signalering.embed import DEFAULT_ENCODER
-from signalering.link.similar import ExemplarBank, similar
+from signalering.model.similarity import ExemplarBank, similar
 from signalering.store.decisions import confirmed_offer_ids
 from signalering.web import review as rv
 

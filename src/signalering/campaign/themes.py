@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from signalering.campaign.scrub import excerpt, placeholder_re, scrub
+from signalering.config import DEFAULT_ENCODER
 from signalering.text import normalise
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def _unreadable(items: Sequence[ThemeInput], encoder: str) -> np.ndarray:
     return low_coverage([i.text for i in items], get_encoder(encoder))
 
 
-def unthemed(items: Sequence[ThemeInput], *, encoder: str = "use-m3") -> dict[str, int]:
+def unthemed(items: Sequence[ThemeInput], *, encoder: str = DEFAULT_ENCODER) -> dict[str, int]:
     """Posts :func:`find_themes` leaves out because the encoder cannot read them, per
     language, most first (``{"ti": 31}``); {} when it reads them all."""
     if not items:
@@ -187,7 +188,7 @@ def find_themes(
     max_themes: int = 10,
     n_keywords: int = 8,
     n_excerpts: int = 3,
-    encoder: str = "use-m3",
+    encoder: str = DEFAULT_ENCODER,
     store: Store | None = None,
 ) -> list[Theme]:
     """Themes in ``items``, largest first; [] when fewer than ``MIN_POSTS`` can be themed.

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import model
 from ..config import DatabaseSettings, Settings
-from ..pipeline import load_classifier
 from ..post import Post
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def run_demo(settings: Settings, *, top: int = 8) -> DemoResult:
     from .server import serve_site
 
     started = time.perf_counter()
-    load_classifier(settings)  # train the default model first if it is missing
+    model.load(settings)  # a missing model stops here, before the site and the crawl
     home = settings.paths.home
     home.mkdir(parents=True, exist_ok=True)
     db = home / "demo.sqlite3"

@@ -1,11 +1,12 @@
-"""The link stage: repost clusters, similarity to known offers, and networks.
+"""The link stage, after the store: repost clusters and networks.
 
 - ``cluster_posts(posts)``: reposts, edits and translations of one ad get one ``cluster`` id
   (MinHash LSH on normalised text, embedding neighbours, shared contacts + similar text);
-- ``ExemplarBank`` / ``similar``: nearest confirmed offers of each post, with cosine scores,
-  flagged by ``similarity.rule`` (``Combiner``: the learned similarity + classifier rule);
 - ``build_networks(store)``: posts joined by clusters and shared contacts, as stored
   candidate networks with a summary.
+
+Flagging one post by its similarity to known offers is the model's part
+(``signalering.model.similarity``), not this package's.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .combine import Combiner
-from .similar import ExemplarBank, Match, similar  # after the submodule: the function
-
 if TYPE_CHECKING:
     from .cluster import ClusterSettings, bcubed, cluster_labels, cluster_posts
     from .network import build_networks, find_networks, list_networks, post_links
 
-# Imported on first use (PEP 562): `signalering classify` needs only ``similar``, and
-# ``network`` alone brings SQLAlchemy (~0.3 s of a cold start).
+# Imported on first use (PEP 562): ``network`` alone brings SQLAlchemy (~0.3 s of a
+# cold start), and ``cluster`` numpy and the encoders.
 _WHERE = {
     "ClusterSettings": "cluster",
     "bcubed": "cluster",
@@ -35,9 +33,6 @@ _WHERE = {
 
 __all__ = [
     "ClusterSettings",
-    "Combiner",
-    "ExemplarBank",
-    "Match",
     "bcubed",
     "build_networks",
     "cluster_labels",
@@ -45,7 +40,6 @@ __all__ = [
     "find_networks",
     "list_networks",
     "post_links",
-    "similar",
 ]
 
 

@@ -33,7 +33,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..embed import DEFAULT_ENCODER, encode, get_encoder, readable
+from ..config import DEFAULT_ENCODER
+from ..embed import encode, get_encoder, readable
 from ..post import Post
 from .fingerprint import Fingerprint, conflict, contact_keys, fingerprint, fingerprint_pairs
 from .minhash import lsh_pairs, signatures

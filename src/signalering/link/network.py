@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import delete, select
 
-from ..embed import DEFAULT_ENCODER
+from ..config import DEFAULT_ENCODER
 from ..post import Post
 from .cluster import ClusterSettings, cluster_posts, components, contact_groups, post_contacts
 

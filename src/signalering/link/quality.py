@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from .. import corpus as corpus_mod
+from ..config import DEFAULT_ENCODER
 from ..post import Post
 from .cluster import ClusterSettings, bcubed, cluster_posts
 
@@ -31,7 +32,7 @@ def _gold_entities(record: dict) -> dict:
 def clustering_quality(
     records: list[dict] | None = None,
     *,
-    encoder: str | None = "use-m3",
+    encoder: str | None = DEFAULT_ENCODER,
     contacts: Literal["extract", "gold", "none"] = "extract",
     pairs: bool = False,
     settings: ClusterSettings | None = None,
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from .readability import unread_languages
 
     parser = argparse.ArgumentParser(description="Clustering quality on the corpus families")
-    parser.add_argument("--encoder", default="use-m3", help="use-m3, st:<path> or none")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="use-m3, st:<path> or none")
     parser.add_argument("--contacts", default="extract", choices=["extract", "gold", "none"])
     args = parser.parse_args(argv)
     encoder = None if args.encoder == "none" else args.encoder
@@ -139,7 +140,7 @@ if __name__ == "__main__":
 def combiner_quality(
     records: list[dict] | None = None,
     *,
-    encoder: str = "use-m3",
+    encoder: str = DEFAULT_ENCODER,
     features: Literal["tfidf", "tfidf+embed"] = "tfidf",
     folds: int = 4,
     seed: int = 0,
@@ -149,15 +150,15 @@ def combiner_quality(
 
     Exactly what ``signalering train`` ships: on the train part of the family split, the
     combiner is fitted and every rule's cut chosen on out-of-fold scores
-    (``link.combine.fit_combiner``); the classifier trained on the whole train part then
-    scores the held-out part, where ``link.combine.compare_rules`` reports new ads and
+    (``model.combiner.fit_combiner``); the classifier trained on the whole train part then
+    scores the held-out part, where ``model.combiner.compare_rules`` reports new ads and
     reposts. ``chosen_on_train`` holds the fitted combiner and cuts.
     """
     from dataclasses import asdict
 
-    from ..classify import Classifier
+    from ..model.classifier import Classifier
+    from ..model.combiner import compare_rules, embed_records, fit_combiner
     from ..text import normalise
-    from .combine import compare_rules, embed_records, fit_combiner
 
     records = corpus_mod.load() if records is None else records
     train, test = corpus_mod.family_split(list(records), test_size=0.25, seed=seed)

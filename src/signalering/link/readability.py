@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ..config import DEFAULT_ENCODER
+
 logger = logging.getLogger(__name__)
 
 READABILITY_FILE = Path(__file__).resolve().parent.parent / "data" / "readability.json"
@@ -154,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--encoder", action="append", help="use-m3 or st:<name or path>")
     parser.add_argument("--out", type=Path, default=READABILITY_FILE)
     args = parser.parse_args(argv)
-    encoders = args.encoder or ["use-m3"]
+    encoders = args.encoder or [DEFAULT_ENCODER]
     old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
     table = {"min_margin": MIN_MARGIN, "min_auc": MIN_AUC, "encoders": old.get("encoders", {})}
     for name in encoders:

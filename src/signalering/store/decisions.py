@@ -1,6 +1,6 @@
 """What analysts' decisions mean for the exemplar bank: which stored posts are confirmed offers.
 
-One rule, shared by the review app and ``link.similar``: a post is a confirmed offer when
+One rule, shared by the review app and ``model.similarity``: a post is a confirmed offer when
 its latest ``confirm``/``correct``/``dismiss`` decision says so —
 
 - ``confirm`` with the label ``offer`` (or without a label, when the post's current label is

@@ -304,7 +304,7 @@ def _grams(text: str) -> set[str]:
 
 def exemplars(store: Store, *, limit: int = _EXEMPLAR_POOL) -> list[int]:
     """The confirmed part of the exemplar bank: posts analysts confirmed as offers (or
-    corrected to ``offer``), most recently decided first — the rule ``link.similar`` uses."""
+    corrected to ``offer``), most recently decided first — the rule ``model.similarity`` uses."""
     return confirmed_offer_ids(store, limit=limit)
 
 
@@ -322,7 +322,7 @@ def _corpus_exemplars() -> dict[str, dict[str, Any]]:
 
 
 def _stored_pk(exemplar: str) -> int | None:
-    """``post-12`` (a confirmed offer in the store, as ``link.similar`` names it) -> 12."""
+    """``post-12`` (a confirmed offer in the store, as ``model.similarity`` names it) -> 12."""
     if exemplar.startswith("post-") and exemplar[5:].isdigit():
         return int(exemplar[5:])
     return None

@@ -5,7 +5,7 @@ offer in the store. Each new post gets its nearest exemplars with cosine scores 
 evidence, and ``similarity.rule`` decides whether similarity also flags it:
 
 - ``logistic`` (default): ``P(offer) >= threshold OR combined score >= cut``, the learned
-  combiner of ``link.combine`` (fitted by ``signalering train``, saved as combiner.json);
+  combiner of ``model.combiner`` (fitted by ``signalering train``, saved as combiner.json);
 - ``or``: ``P(offer) >= threshold OR top cosine >= flag_cosine``;
 - ``off``: nearest exemplars as evidence only.
 """
@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import corpus as corpus_mod
-from ..config import SimilaritySettings
+from ..config import DEFAULT_ENCODER, SimilaritySettings
 from ..embed import (
-    DEFAULT_ENCODER,
     EmbeddingCache,
     FileEmbeddingCache,
     get_encoder,
@@ -35,7 +34,7 @@ from ..evidence import Rule as RuleEvidence
 from ..evidence import SimilarMatch
 from ..post import Post
 from ..text import normalise
-from .combine import COMBINER_FILE, RULES, Combiner, Rule
+from .combiner import COMBINER_FILE, RULES, Combiner, Rule
 
 if TYPE_CHECKING:
     from ..store import Store

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..config import DEFAULT_ENCODER
 from ..errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -149,8 +150,8 @@ def out_of_fold(
     progress: Progress | None = None,
 ) -> OutOfFold:
     """Family-grouped folds: each fold scored by a classifier and a bank built without it."""
-    from ..classify import Classifier, grouped_folds
     from ..text import normalise
+    from .classifier import Classifier, grouped_folds
 
     y = np.array([r["label"] == "offer" for r in train])
     p = np.zeros(len(train))
@@ -226,7 +227,7 @@ def fit_combiner(
     train: Sequence[dict],
     *,
     features: str = "tfidf",
-    encoder: str = "use-m3",
+    encoder: str = DEFAULT_ENCODER,
     threshold: float = 0.5,
     folds: int = FOLDS,
     seed: int = 0,

@@ -17,8 +17,8 @@ import pytest
 from signalering import corpus
 from signalering.config import load_config
 from signalering.errors import ConfigError, ModelError
-from signalering.link.combine import COMBINER_FILE, Combiner
-from signalering.link.similar import ExemplarBank, resolve_rule, similar
+from signalering.model.combiner import COMBINER_FILE, Combiner
+from signalering.model.similarity import ExemplarBank, resolve_rule, similar
 from signalering.pipeline import Stages
 from signalering.post import Post
 

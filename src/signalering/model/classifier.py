@@ -18,10 +18,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
+import os
 import platform
 import re
+import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,10 +40,11 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from . import LABELS, __version__
-from .errors import ModelError
-from .evidence import Span
-from .text import Normalised, normalise
+from .. import LABELS, __version__
+from ..config import DEFAULT_ENCODER
+from ..errors import ModelError
+from ..evidence import Span
+from ..text import Normalised, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +61,22 @@ TABLES_FILE = "model.tables.json"
 # 2: large dicts in TABLES_FILE (1: everything in model.skops, before start-up issue 19).
 MODEL_FORMAT = 2
 _TABLE_MIN = 256  # a dict attribute with at least this many entries goes to TABLES_FILE
-_TABLE_MARK = "signalering.classify:table:"  # what stands in its place inside model.skops
+# What stands in a moved-out table's place inside model.skops; the name of this module
+# before it moved to signalering.model, kept so that saved models still load.
+_TABLE_MARK = "signalering.classify:table:"
+# Models saved before the move name this module's classes (EmbeddingFeatures) by it.
+_OLD_MODULE = "signalering.classify"
 # Types a saved model may contain beyond skops' defaults: scikit-learn's own
 # (private helpers included), numpy/scipy, and our module. Anything else (a
 # builtin like eval, os.system, another package's code) is refused at load.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "signalering.classify.", "signalering.cues.")
+_TRUSTED_PREFIXES = (
+    "sklearn.",
+    "numpy.",
+    "scipy.",
+    f"{__name__}.",
+    f"{_OLD_MODULE}.",
+    "signalering.cues.",
+)
 _WORD_RE = r"(?u)\b\w\w*\b"
 _WORD_TOKEN = re.compile(_WORD_RE)
 _NON_SPACE = re.compile(r"\S+")
@@ -80,18 +95,18 @@ def fold_case(text: str) -> str:
 class EmbeddingFeatures(TransformerMixin, BaseEstimator):
     """Sentence embeddings as features, for use inside a ``FeatureUnion``."""
 
-    def __init__(self, encoder: str = "use-m3", weight: float = 1.0) -> None:
+    def __init__(self, encoder: str = DEFAULT_ENCODER, weight: float = 1.0) -> None:
         self.encoder = encoder
         self.weight = weight
 
     def fit(self, X: Sequence[str], y: Any = None) -> EmbeddingFeatures:
-        from .embed import get_encoder
+        from ..embed import get_encoder
 
         self.dim_ = get_encoder(self.encoder).dim
         return self
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
-        from .embed import encode
+        from ..embed import encode
 
         return encode(list(X), encoder=self.encoder) * self.weight
 
@@ -123,7 +138,7 @@ def build_estimator(
     if "embed" in features.split("+"):
         parts.append(("embed", EmbeddingFeatures()))
     if "cues" in features.split("+"):
-        from .cues import CueFeatures
+        from ..cues import CueFeatures
 
         parts.append(("cues", CueFeatures(weight=CUE_WEIGHT)))
     # Chosen by 4-fold family-grouped CV on the train part (docs/architecture.md):
@@ -249,7 +264,9 @@ class Classifier:
         file = folder / MODEL_FILE
         if not file.is_file():
             raise ModelError(
-                f"model {folder} not found — run `signalering train` or set model.path"
+                f"model {folder} not found — train it with `signalering train -o {folder}` "
+                "(`make install` trains the default one), or set model.path / --model to a "
+                "trained model's folder"
             )
         untrusted = sio.get_untrusted_types(file=file)
         unknown = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
@@ -266,7 +283,8 @@ class Classifier:
             if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
                 found = saved.get("format") if isinstance(saved, dict) else None
                 raise _OldFormat(found)
-            pipeline = sio.load(file, trusted=untrusted)
+            with _old_module_name():
+                pipeline = sio.load(file, trusted=untrusted)
             _restore_tables(pipeline, saved["tables"])
             meta = json.loads((folder / META_FILE).read_text())
         except _OldFormat as exc:
@@ -558,12 +576,173 @@ def _skops_io() -> ModuleType:
     start. That package holds no estimator (skops skips ``externals``), so the trusted
     list is the same without it.
     """
-    from ._imports import torch_hidden
+    from .._imports import torch_hidden
 
-    with torch_hidden():
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    file = _lists_file()
+    listed = _read_lists(file) if file is not None else None
+    recorded: dict[str, Any] = {"estimators": None, "public": {}}
+    with torch_hidden(), _lists_replayed(listed, recorded):
         import skops.io
-
+    if file is not None and listed is None and recorded["estimators"] is not None:
+        _write_lists(recorded, file)
     return skops.io
+
+
+# skops builds its lists of trusted types when first imported: every scikit-learn
+# module imported (``sklearn.utils.all_estimators``) and every public ufunc of numpy and
+# scipy.special looked up in every loaded module (``get_public_type_names``), 1.2-1.6 s
+# of a one-post classify, for names that change only with those packages. The lists
+# are kept in the declared ``similarity.cache_dir`` per scikit-learn, scipy, numpy,
+# skops and Python version, and replayed to skops' import instead. Only names under
+# ``sklearn.``, ``numpy.`` and ``scipy.`` are taken from the file: all of them pass the
+# prefix audit of ``Classifier.load`` anyway, so the file cannot widen what loads.
+_LISTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+
+
+def _lists_file() -> Path | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..config import SimilaritySettings
+
+    try:
+        packages = [version(p) for p in ("scikit-learn", "scipy", "numpy", "skops")]
+    except PackageNotFoundError:
+        return None
+    key = "|".join([*packages, platform.python_version()])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return SimilaritySettings().cache_dir / f"skops-trusted-{digest}.json"
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(n, str) and n.startswith(_LISTED_PREFIXES) for n in value
+    )
+
+
+def _read_lists(file: Path) -> dict[str, Any] | None:
+    """skops' lists kept in ``file``; None when absent, or (with a warning) when it holds
+    anything but lists of numpy, scipy and scikit-learn names."""
+    if not file.is_file():
+        return None
+    try:
+        lists = json.loads(file.read_text(encoding="utf-8"))
+        ok = (
+            _names(lists["estimators"])
+            and isinstance(lists["public"], dict)
+            and all(_names(v) for v in lists["public"].values())
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        logger.warning("ignoring %s: not skops' lists of type names", file)
+        return None
+    return lists
+
+
+def _write_lists(lists: dict[str, Any], file: Path) -> None:
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(lists), encoding="utf-8")
+        os.replace(tmp, file)
+    except OSError as exc:
+        logger.warning("cannot write %s (%s)", file, exc.strerror)
+
+
+def _public_key(module: ModuleType, oftype: type) -> str:
+    return f"{module.__name__}|{oftype.__module__}.{oftype.__qualname__}"
+
+
+@contextlib.contextmanager
+def _lists_replayed(listed: dict[str, Any] | None, recorded: dict[str, Any]) -> Iterator[None]:
+    """While skops is imported: with ``listed``, ``all_estimators`` and
+    ``get_public_type_names`` answer from it (stand-in types carrying each estimator's
+    name, nothing imported); without, their real answers are kept in ``recorded``."""
+    import sklearn.utils
+
+    real_all = sklearn.utils.all_estimators
+
+    def all_estimators(type_filter: Any = None) -> list[tuple[str, type]]:
+        if listed is None:
+            found = real_all(type_filter)
+            recorded["estimators"] = [f"{c.__module__}.{c.__name__}" for _, c in found]
+            return found
+        out = []
+        for name in listed["estimators"]:
+            module, _, cls = name.rpartition(".")
+            out.append((cls, type(cls, (), {"__module__": module})))
+        return out
+
+    def patch(utils: ModuleType) -> None:
+        real_public = utils.get_public_type_names
+
+        def get_public_type_names(module: ModuleType, oftype: type) -> list[str]:
+            key = _public_key(module, oftype)
+            if listed is not None and key in listed["public"]:
+                return list(listed["public"][key])
+            found = real_public(module, oftype)
+            recorded["public"][key] = found
+            return found
+
+        utils.get_public_type_names = get_public_type_names
+
+    finder = _AfterImport("skops.io._utils", patch)
+    sklearn.utils.all_estimators = all_estimators  # type: ignore[assignment]
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sklearn.utils.all_estimators = real_all
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(finder)
+        if "skops.io._utils" in sys.modules and finder.patched:
+            # skops' own callers after the import get the real function back.
+            sys.modules["skops.io._utils"].get_public_type_names = finder.real
+
+
+class _AfterImport:
+    """A ``sys.meta_path`` finder that runs ``patch(module)`` once ``name`` is executed."""
+
+    def __init__(self, name: str, patch: Any) -> None:
+        self.name, self.patch = name, patch
+        self.patched = False
+        self.real: Any = None
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            self.real = module.get_public_type_names
+            self.patch(module)
+            self.patched = True
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+@contextlib.contextmanager
+def _old_module_name() -> Iterator[None]:
+    """While inside, ``signalering.classify`` imports as this module (older model files)."""
+    if _OLD_MODULE in sys.modules:
+        yield
+        return
+    sys.modules[_OLD_MODULE] = sys.modules[__name__]
+    try:
+        yield
+    finally:
+        sys.modules.pop(_OLD_MODULE, None)
 
 
 # -- the model's large dicts, beside model.skops ------------------------------------

@@ -16,9 +16,9 @@ from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from signalering import corpus
-from signalering.classify import MODEL_FORMAT, TABLES_FILE, Classifier
 from signalering.errors import ModelError
-from signalering.evaluate import evaluate_classifier
+from signalering.model.classifier import MODEL_FORMAT, TABLES_FILE, Classifier
+from signalering.model.metrics import evaluate_classifier
 from signalering.text import normalise
 
 
@@ -35,11 +35,11 @@ def held_out() -> list[dict]:
 
 def test_held_out_quality_is_far_above_chance(model: Classifier, held_out: list[dict]) -> None:
     m = evaluate_classifier(model, held_out)
-    assert m["per_label"]["offer"]["f1"] >= 0.85
-    assert m["macro_f1"] >= 0.75
+    assert m.per_label["offer"].f1 >= 0.85
+    assert m.macro_f1 >= 0.75
     # Probabilities are calibrated well enough to act on: far better than the
     # 0.75 multi-class Brier score of always predicting the class frequencies.
-    assert m["calibration"]["brier_multiclass"] < 0.3
+    assert m.calibration["brier_multiclass"] < 0.3
 
 
 def test_probabilities_cover_the_four_labels_and_sum_to_one(model: Classifier) -> None:
@@ -240,7 +240,7 @@ def test_loading_a_model_leaves_torch_unimported_and_skops_trusting_the_same(
     # torch (seconds of a classify start); the load hides torch, which must not change
     # what skops trusts, and torch must still import afterwards.
     hidden = (
-        "import json, sys; from signalering.classify import Classifier; "
+        "import json, sys; from signalering.model.classifier import Classifier; "
         f"Classifier.load({str(trained_model)!r}); "
         + _TRUSTED_NAMES
         + "had = 'torch' in sys.modules; "

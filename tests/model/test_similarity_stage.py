@@ -104,7 +104,7 @@ def test_with_a_store_offers_confirmed_by_analysts_join_the_bank(
 def test_stages_built_from_a_classifier_alone_still_work_without_a_bank(
     trained_model: Path,
 ) -> None:
-    from signalering.classify import Classifier
+    from signalering.model.classifier import Classifier
 
     stages = Stages(Classifier.load(trained_model))
     (post,) = stages.process([Post(text=UNRELATED)])
@@ -115,7 +115,7 @@ def test_stages_built_from_a_classifier_alone_still_work_without_a_bank(
 def test_a_post_the_encoder_cannot_read_resembles_no_known_offer() -> None:
     # USE-m3 reads Tigrinya as mostly <unk>: every Tigrinya text embeds alike, so an
     # unrelated Tigrinya post would look like a Tigrinya offer. It gets no such evidence.
-    from signalering.link.similar import ExemplarBank, similar
+    from signalering.model.similarity import ExemplarBank, similar
 
     records = corpus.load()
     ti_offer = next(r for r in records if r["lang"] == "ti" and r["label"] == "offer")
