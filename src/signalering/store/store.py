@@ -36,6 +36,7 @@ from signalering.post import Post
 from signalering.privacy import pseudonymise
 from signalering.store import engine as engines
 from signalering.store import fulltext
+from signalering.store.decisions import DecisionQueries
 from signalering.store.models import (
     DECISION_ACTIONS,
     AuditEntry,
@@ -135,7 +136,7 @@ def _label_score(label: str | None, probabilities: dict[str, Any] | None) -> flo
     return float(max(probabilities.values()))
 
 
-class Store:
+class Store(DecisionQueries):
     """Posts and everything learned about them, in SQLite or PostgreSQL.
 
     >>> with Store.open("sqlite:///data/signalering.db", pseudonym_key=b"k") as store:  # doctest: +SKIP
