@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from signalering.campaign import overview
 from signalering.web import review
-from signalering.web.app import Analyst, Anyone, Filters, store_of
+from signalering.web.deps import Analyst, Anyone, Filters, store_of
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")

@@ -19,7 +19,7 @@ from signalering.link.readability import unread_languages
 from signalering.store.decisions import DECISION_ACTIONS
 from signalering.store.retention import hold_of, lift_hold, place_hold
 from signalering.web import review
-from signalering.web.app import (
+from signalering.web.deps import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
