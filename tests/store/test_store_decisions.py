@@ -63,7 +63,7 @@ def test_export_and_confirmed_offers_agree_when_another_analyst_takes_a_confirm_
     }
 
     assert confirmed == [ids["escalated"], ids["corrected-in"], ids["kept"]]
-    assert labels == records == exported == {
+    expected = {
         ids["kept"]: "offer",
         ids["withdrawn"]: "unrelated",
         ids["corrected-away"]: "warning",
@@ -72,6 +72,7 @@ def test_export_and_confirmed_offers_agree_when_another_analyst_takes_a_confirm_
         ids["escalated"]: "offer",
         ids["dismissed-request"]: "request",
     }
+    assert labels == records == exported == expected
     # The agreement itself: a post is exported as an offer exactly when it is confirmed.
     assert sorted(pk for pk, label in exported.items() if label == "offer") == sorted(confirmed)
 
