@@ -201,3 +201,23 @@ def test_an_unknown_candidate_names_the_suggest_command(filled) -> None:
     store, sources, _ = filled
     with pytest.raises(SourceError, match="signalering sources suggest"):
         add_source(store, sources, "nobody_here", user="anna")
+
+
+def test_discovery_reads_a_huge_post_only_up_to_its_cap() -> None:
+    # A stranger's post can be megabytes long with thousands of links: discovery reads
+    # the first `limits.discover_chars` characters and the first MAX_LINKS links, so
+    # its time and memory do not grow with what a stranger writes.
+    from signalering.discover import MAX_LINKS, collect
+
+    filler = "word " * 40_000  # 200,000 characters
+    post = _post(
+        1,
+        "early t.me/early_channel " + filler + " late t.me/late_channel",
+        links=[f"https://t.me/link_{i:04d}" for i in range(MAX_LINKS + 50)],
+    )
+    keys = {c.key for c in collect([post], max_chars=1_000)}
+    assert "early_channel" in keys and "late_channel" not in keys
+    assert "link_0000" in keys and f"link_{MAX_LINKS - 1:04d}" in keys
+    assert f"link_{MAX_LINKS:04d}" not in keys
+    # Without a cap below its length, the late link is found.
+    assert "late_channel" in {c.key for c in collect([post], max_chars=len(post.text))}

@@ -101,6 +101,49 @@ def test_email_addresses_are_not_handles() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Contactez-nous sur TikTok pour plus d'infos", "fr"),
+        ("Mira nuestro TikTok para más información", "es"),
+        ("follow our tiktok user for updates", "en"),
+        ("Snap pour les infos", "fr"),
+    ],
+)
+def test_a_word_of_prose_after_tiktok_or_snap_is_not_a_handle(text: str, lang: str) -> None:
+    assert extract(text, lang=lang)["handles"] == []
+
+
+def test_a_bare_word_ending_the_line_after_snap_is_still_a_handle() -> None:
+    found = extract("Calais → UK, info on snap lorivip\ncall now", lang="en")["handles"]
+    assert [(h["platform"], h["value"]) for h in found] == [("snapchat", "lorivip")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Great pics on insta @paris_trip",
+        "join t.me/london_boats today",
+        "see https://example.com/rome-trip/ for the photos",
+        "my snap is calais_team_uk",
+    ],
+)
+def test_no_place_is_read_inside_a_handle_or_a_link(text: str) -> None:
+    assert extract(text, lang="en")["places"] == []
+
+
+def test_places_next_to_a_handle_or_written_with_a_slash_are_still_found() -> None:
+    found = extract("Calais/Dover tonight, telegram @boat_king", lang="en")
+    assert [p["value"] for p in found["places"]] == ["Calais", "Dover"]
+
+
+def test_albanian_nga_means_from_not_russia() -> None:
+    found = extract("Udhëtim nga Shqipëria për në Itali, Nga Tirana çdo javë", lang="sq")
+    assert [p["value"] for p in found["places"]] == ["Albania", "Italy", "Tirana"]
+    # In Vietnamese "Nga" is Russia, and stays so.
+    assert [p["value"] for p in extract("Đi làm việc ở Nga", lang="vi")["places"]] == ["Russia"]
+
+
+@pytest.mark.parametrize(
     ("text", "lang", "amount", "currency", "per"),
     [
         ("3.500€ p.p.", "en", 3500.0, "EUR", "person"),

@@ -59,6 +59,18 @@ def test_source_groups_keep_a_source_and_an_ad_quoted_by_two_sources_together() 
     assert g[0] == g[1] == g[2] and g[3] != g[0]
 
 
+def test_one_page_under_two_source_ids_is_one_source() -> None:
+    # Two readers gave one article two source ids; its rows must not end up on both
+    # sides of a split.
+    rows = [
+        {"source": "x-transcript", "family": "f1", "source_url": "https://www.ex.org/a/"},
+        {"source": "x-report", "family": "f2", "source_url": "http://ex.org/a#para4"},
+        {"source": "y", "family": "f3", "source_url": "https://ex.org/b"},
+    ]
+    g = corpus.source_groups(rows)
+    assert g[0] == g[1] and g[2] != g[0]
+
+
 def test_recall_at_precision_cuts_only_between_different_scores() -> None:
     truth = np.array([True, True, False, True, False])
     score = np.array([0.9, 0.8, 0.8, 0.3, 0.1])

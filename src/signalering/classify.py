@@ -39,6 +39,7 @@ from sklearn.svm import LinearSVC
 
 from . import LABELS, __version__
 from .errors import ModelError
+from .evidence import Span
 from .text import Normalised, normalise
 
 logger = logging.getLogger(__name__)
@@ -461,16 +462,8 @@ class Classifier:
             if weight <= 0:
                 continue
             os_, oe = norm.to_original(start, end)
-            out.append(
-                {
-                    "start": os_,
-                    "end": oe,
-                    "text": norm.original[os_:oe],
-                    "weight": round(weight, 4),
-                    "cue": slot,
-                    "cue_label": cues.labels_[j],
-                }
-            )
+            text = norm.original[os_:oe]
+            out.append(Span(os_, oe, text, round(weight, 4), slot, cues.labels_[j]).to_dict())
         return out
 
     def _explain_row(
@@ -715,7 +708,7 @@ def _spans_from_scores(norm: Normalised, score: np.ndarray, *, top: int) -> list
     out = []
     for s, e, w in spans[:top]:
         os_, oe = norm.to_original(s, e)
-        out.append({"start": os_, "end": oe, "text": norm.original[os_:oe], "weight": round(w, 4)})
+        out.append(Span(os_, oe, norm.original[os_:oe], round(w, 4)).to_dict())
     return out
 
 

@@ -1142,7 +1142,7 @@ def sources_suggest(
             "no sources file (--sources or crawl.sources): known sources not left out"
         )
     with _open_store(settings) as store:
-        found = suggest_sources(store, path, limit=limit)
+        found = suggest_sources(store, path, limit=limit, max_chars=settings.limits.discover_chars)
     for c in found:
         if as_json:
             typer.echo(json.dumps(c.to_dict(), ensure_ascii=False))

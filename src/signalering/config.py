@@ -202,6 +202,12 @@ class LimitsSettings(_Section):
         description="Characters of a post the sentence encoder reads (similarity to known "
         "offers, cluster embeddings).",
     )
+    discover_chars: int = Field(
+        200_000,
+        ge=1,
+        description="Characters of a flagged post that source discovery searches for links "
+        "(and at most 200 links from its extras).",
+    )
     cluster_chars: int = Field(
         20_000,
         ge=1,

@@ -20,6 +20,7 @@ from pathlib import Path
 import phonenumbers
 
 from signalering import LABELS
+from signalering import entities as entity_kinds
 from signalering.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,6 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "hard_negative": bool,
     "entities": dict,
 }
-_ENTITY_KEYS = ("phones", "handles", "prices", "places")
 
 
 def load(path: str | Path | None = None) -> list[dict]:
@@ -89,7 +89,7 @@ def load(path: str | Path | None = None) -> list[dict]:
 
 def _entity_problems(rid: str, entities: dict) -> list[str]:
     problems: list[str] = []
-    for key in _ENTITY_KEYS:
+    for key in (k.key for k in entity_kinds.kinds() if k.gold):
         if not isinstance(entities.get(key), list):
             problems.append(f"{rid}: entities.{key} must be a list")
     for phone in entities.get("phones") or []:
@@ -303,11 +303,18 @@ def check_real(records: list[dict]) -> list[str]:
     return problems
 
 
+def _page_key(url: str) -> str:
+    """A page's address without scheme, ``www.``, fragment or trailing slash."""
+    url = url.split("#", 1)[0].strip().lower()
+    url = url.split("://", 1)[-1].removeprefix("www.")
+    return url.rstrip("/")
+
+
 def source_groups(records: list[dict]) -> list[str]:
     """One group per record such that no source and no family spans two groups.
 
-    Records quoted from one source share a group, and so do the copies of one ad quoted
-    by several sources (one family): grouped cross-validation on these groups never
+    Records quoted from one source (one ``source`` id, or one page address) share a group,
+    and so do the copies of one ad quoted by several sources (one family): grouped cross-validation on these groups never
     tests on a source, or an ad, it trained on.
     """
     parent: dict[str, str] = {}
@@ -323,6 +330,8 @@ def source_groups(records: list[dict]) -> list[str]:
         src = "s:" + str(rec.get("source") or rec.get("source_url") or f"#{i}")
         fam = "f:" + str(rec.get("family") or rec.get("id") or f"#{i}")
         parent[find(src)] = find(fam)
+        if rec.get("source_url"):  # one page under two source ids is still one source
+            parent[find("u:" + _page_key(str(rec["source_url"])))] = find(fam)
     return [
         find("s:" + str(rec.get("source") or rec.get("source_url") or f"#{i}"))
         for i, rec in enumerate(records)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from signalering.config import LimitsSettings
 from signalering.errors import ConfigError, SignaleringError, SourceError
 from signalering.post import Post
 
@@ -53,6 +54,8 @@ _FEED_PATH = re.compile(r"(\.(xml|rss|atom|rdf)|/(feed|rss|atom)/?)$", re.IGNORE
 _PLAIN = re.compile(r"[a-z][a-z0-9_.-]*")  # written unquoted; anything else as a JSON string
 _YAML_WORDS = {"yes", "no", "on", "off", "true", "false", "null", "y", "n"}
 MAX_URLS = 10  # start URLs of an added forum or feed source, links kept as evidence
+_LIMITS = LimitsSettings()
+MAX_LINKS = 200  # links read from one post's extras (a crawled page can carry thousands)
 
 INVITE_REASON = (
     "an invite link leads to a private group: it has no public preview and reading it "
@@ -173,20 +176,24 @@ def _classify(url: str, how: How) -> _Link | None:
     return _Link("web", host, url, how)
 
 
-def links_of(post: Post) -> Iterator[_Link]:
-    """Every place ``post`` points to, once per place and link."""
+def links_of(post: Post, *, max_chars: int = _LIMITS.discover_chars) -> Iterator[_Link]:
+    """Every place ``post`` points to, once per place and link: in its first ``max_chars``
+    characters and its first ``MAX_LINKS`` links and previews (a stranger's post is not
+    read whole)."""
     extras = post.extras or {}
     seen: set[tuple[str, str]] = set()
     found: list[_Link | None] = []
     if extras.get("forwarded_from_url"):
         found.append(telegram_link(str(extras["forwarded_from_url"]), "forwarded", any_host=True))
-    found += [_classify(str(u), "link") for u in extras.get("links") or []]
+    links = extras.get("links") or []
+    previews = extras.get("link_previews") or []
+    found += [_classify(str(u)[:2048], "link") for u in links[:MAX_LINKS]]
     found += [
-        _classify(str(p["url"]), "preview")
-        for p in extras.get("link_previews") or []
+        _classify(str(p["url"])[:2048], "preview")
+        for p in previews[:MAX_LINKS]
         if isinstance(p, dict) and p.get("url")
     ]
-    found += [_classify(m.group(0), "text") for m in _URL.finditer(post.text or "")]
+    found += [_classify(m.group(0), "text") for m in _URL.finditer((post.text or "")[:max_chars])]
     for link in found:
         if link is not None and (link.key, link.url) not in seen:
             seen.add((link.key, link.url))
@@ -282,15 +289,20 @@ def _path_query(url: str) -> str:
 
 
 def collect(
-    posts: Iterable[Post], known: _Known = _Known(), *, limit: int | None = None
+    posts: Iterable[Post],
+    known: _Known = _Known(),
+    *,
+    limit: int | None = None,
+    max_chars: int = _LIMITS.discover_chars,
 ) -> list[Candidate]:
-    """Candidates from flagged ``posts``, best first (see ``suggest_sources``)."""
+    """Candidates from flagged ``posts``, best first (see ``suggest_sources``); each post is
+    searched in its first ``max_chars`` characters."""
     found: dict[str, Candidate] = {}
     scores: dict[str, dict[int, float]] = {}
     for post in posts:
         offer = float((post.scores or {}).get("offer", 0.0))
         seen_at = post.posted_at or post.fetched_at
-        for link in links_of(post):
+        for link in links_of(post, max_chars=max_chars):
             if _own(post, link) or _is_known(link, known):
                 continue
             cand = found.get(link.key)
@@ -324,7 +336,11 @@ def collect(
 
 
 def suggest_sources(
-    store: Any, sources_file: str | Path | None, *, limit: int | None = None
+    store: Any,
+    sources_file: str | Path | None,
+    *,
+    limit: int | None = None,
+    max_chars: int = _LIMITS.discover_chars,
 ) -> list[Candidate]:
     """Places the currently flagged posts point to that no source crawls yet, best first:
     most flagged posts, then the highest mean and maximum P(offer).
@@ -333,7 +349,7 @@ def suggest_sources(
     Reads the store only; nothing is fetched.
     """
     known = known_sources(sources_file)
-    candidates = collect(store.iter_flagged(), known, limit=limit)
+    candidates = collect(store.iter_flagged(), known, limit=limit, max_chars=max_chars)
     logger.info("source discovery: %s candidates", len(candidates))
     return candidates
 

@@ -15,8 +15,8 @@ UNKNOWN = "?"
 def route_of(entities: dict[str, list[dict[str, Any]]] | None) -> tuple[str, str] | None:
     """``(departure, destination)`` of a post, ``"?"`` for an unknown end; None without places.
 
-    Stored places carry no role, so the order of mention decides there (see
-    :func:`signalering.extract.route`).
+    Place roles decide first, then the order of mention (see
+    :func:`signalering.extract.route`); places stored before migration 0008 have no role.
     """
     if not entities or not entities.get("places"):
         return None

@@ -1,7 +1,8 @@
 """Remove contacts and names from excerpts before a campaign team sees them.
 
-Phones, handles and links found by :func:`signalering.extract.extract` (which sees
-through obfuscation) are replaced first, then URLs, e-mail addresses, ``@handles``,
+Contacts found by :func:`signalering.extract.extract` (which sees through
+obfuscation) — every contact kind of :mod:`signalering.entities`, each by its
+placeholder — are replaced first, then URLs, e-mail addresses, ``@handles``,
 digit runs that could be a phone and the authors' names by regex; the result is
 checked with the extractor again.
 
@@ -15,6 +16,7 @@ import logging
 import re
 from collections.abc import Iterable
 
+from signalering import entities as entity_kinds
 from signalering.extract import extract
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ PLATFORM_HANDLE_RE = re.compile(
     r"(?:\s*[:=]\s*@?|\s*@|\s+(?=[A-Za-z0-9]*[_.\d]))([A-Za-z0-9_.]{3,})",
     re.IGNORECASE,
 )
-_PLACEHOLDER = re.compile(r"\[(?:phone|handle|link|email|name)\]")
+_PLACEHOLDERS = (PHONE, HANDLE, LINK, EMAIL, NAME)
 _MAX_PASSES = 3
 
 
@@ -71,11 +73,18 @@ def _replace_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
     return text
 
 
+def placeholder_re() -> re.Pattern[str]:
+    """Every placeholder, the contact kinds' included (a registered kind brings its own)."""
+    tokens = set(_PLACEHOLDERS) | {k.placeholder for k in entity_kinds.contact_kinds()}
+    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True) if t))
+
+
 def _extracted_spans(text: str, lang: str | None) -> list[tuple[int, int, str]]:
     found = extract(text, lang=lang or "und")
     spans = []
-    for kind, token in (("phones", PHONE), ("handles", HANDLE)):
-        for item in found.get(kind) or []:
+    for kind in entity_kinds.contact_kinds():
+        token = kind.placeholder or PHONE
+        for item in found.get(kind.key) or []:
             if item.get("start") is None or item.get("end") is None:
                 continue
             start, end = _widen(text, int(item["start"]), int(item["end"]))
@@ -100,11 +109,10 @@ def _regex_pass(text: str, authors: Iterable[str]) -> str:
 
 
 def contacts_left(text: str, *, lang: str | None = None) -> list[str]:
-    """Phones, handles, links and e-mails still findable in ``text`` (empty when clean)."""
-    probe = _PLACEHOLDER.sub(" ", text)
+    """Contacts, links and e-mails still findable in ``text`` (empty when clean)."""
+    probe = placeholder_re().sub(" ", text)
     found = extract(probe, lang=lang or "und")
-    left = [p["value"] for p in found.get("phones") or []]
-    left += [h["value"] for h in found.get("handles") or []]
+    left = [e["value"] for k in entity_kinds.contact_kinds() for e in found.get(k.key) or []]
     left += URL_RE.findall(probe) + EMAIL_RE.findall(probe) + HANDLE_RE.findall(probe)
     left += USERNAME_RE.findall(probe)
     left += [m for m in PHONE_RE.findall(probe) if len(_DIGITS.findall(m)) >= 7]

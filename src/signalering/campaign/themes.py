@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from signalering.campaign.scrub import excerpt, scrub
+from signalering.campaign.scrub import excerpt, placeholder_re, scrub
 from signalering.text import normalise
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 MIN_POSTS = 12  # fewer posts than this make no themes worth reporting
 COMMON_SHARE = 0.6  # a token in more of a language's posts than this is a function word
 _TOKEN = re.compile(r"[^\W\d_]{3,}")
-_PLACEHOLDER = re.compile(r"\[(?:phone|handle|link|email|name)\]")
 # Words that describe how to reach someone, not what is promised.
 _STOP = frozenset(
     [
@@ -111,7 +110,7 @@ class Theme:
 
 
 def _tokens(text: str, authors: Sequence[str], lang: str | None) -> list[str]:
-    clean = _PLACEHOLDER.sub(" ", scrub(text, authors=authors, lang=lang))
+    clean = placeholder_re().sub(" ", scrub(text, authors=authors, lang=lang))
     return [t for t in _TOKEN.findall(normalise(clean).text) if t not in _STOP]
 
 

@@ -36,8 +36,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from signalering import entities as entity_kinds
 from signalering.extract import components
-from signalering.extract.components import KINDS, PIPES
+from signalering.extract.components import PIPES, empty
 from signalering.extract.rules import DEFAULT_GAZETTEER, load_gazetteer, load_rules
 from signalering.text import Normalised, normalise
 
@@ -138,7 +139,7 @@ def _prepare(
         region_hints=tuple(region_hints),
         gazetteer=gazetteer,
         taken=[],
-        entities={kind: [] for kind in KINDS},
+        entities=empty(),
     )
     doc.spans["sc"] = []
     return doc
@@ -146,7 +147,10 @@ def _prepare(
 
 def _result(doc: Doc) -> dict[str, list[dict[str, Any]]]:
     entities = doc.user_data["entities"]
-    return {kind: sorted(entities[kind], key=lambda e: e["start"]) for kind in KINDS}
+    return {
+        key: sorted(entities.get(key) or [], key=lambda e: e["start"])
+        for key in entity_kinds.all_keys()
+    }
 
 
 def extract(
@@ -156,7 +160,7 @@ def extract(
     region_hints: Sequence[str] = (),
     gazetteer: Path | str | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Entities in ``text``: ``{"phones", "handles", "prices", "places", "dates"}``.
+    """Entities in ``text``: one list per kind of :func:`signalering.entities.all_keys`.
 
     ``text`` is the post, or its :func:`~signalering.text.normalise` result.
     ``lang`` (BCP 47, detected when None) and ``region_hints`` (ISO 3166 codes,
@@ -210,26 +214,31 @@ def route(entities: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str | 
     return (departure, destination)
 
 
+# How a gold record and a finding compare, for the kinds whose gold is not a plain value.
+_GOLD_ITEM: dict[str, Callable[[Any], Any]] = {
+    "handles": lambda h: (h["platform"], str(h["value"]).lower().lstrip("@")),
+    "prices": lambda p: (round(float(p["amount"]), 2), p["currency"]),
+}
+_FOUND_ITEM: dict[str, Callable[[Any], Any]] = {
+    "handles": lambda h: (h["platform"], h["value"]),
+    "prices": lambda p: (round(float(p["amount"]), 2), p["currency"]),
+}
+
+
+def _gold_keys() -> tuple[str, ...]:
+    return tuple(k.key for k in entity_kinds.kinds() if k.gold)
+
+
 def _gold_sets(entities: dict[str, Any]) -> dict[str, set[Any]]:
     return {
-        "phones": {str(p) for p in entities.get("phones") or []},
-        "handles": {
-            (h["platform"], str(h["value"]).lower().lstrip("@"))
-            for h in entities.get("handles") or []
-        },
-        "prices": {
-            (round(float(p["amount"]), 2), p["currency"]) for p in entities.get("prices") or []
-        },
-        "places": {str(p) for p in entities.get("places") or []},
+        key: {_GOLD_ITEM.get(key, str)(g) for g in entities.get(key) or []} for key in _gold_keys()
     }
 
 
 def _found_sets(found: dict[str, list[dict[str, Any]]]) -> dict[str, set[Any]]:
     return {
-        "phones": {p["value"] for p in found["phones"]},
-        "handles": {(h["platform"], h["value"]) for h in found["handles"]},
-        "prices": {(round(float(p["amount"]), 2), p["currency"]) for p in found["prices"]},
-        "places": {p["value"] for p in found["places"]},
+        key: {_FOUND_ITEM.get(key, lambda e: e["value"])(e) for e in found.get(key) or []}
+        for key in _gold_keys()
     }
 
 
@@ -240,7 +249,7 @@ def evaluate(records: list[dict[str, Any]], *, errors: int = 0) -> dict[str, Any
     ``errors`` > 0 adds up to that many example misses/false finds per type.
     """
     records = [r for r in records if r.get("entities") is not None]
-    counts = {k: {"tp": 0, "fp": 0, "fn": 0} for k in ("phones", "handles", "prices", "places")}
+    counts = {k: {"tp": 0, "fp": 0, "fn": 0} for k in _gold_keys()}
     examples: dict[str, list[dict[str, Any]]] = {k: [] for k in counts}
     found_iter = extract_many((r["text"] for r in records), langs=(r.get("lang") for r in records))
     for record, found in zip(records, found_iter, strict=True):

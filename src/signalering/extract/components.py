@@ -20,12 +20,12 @@ from price_parser import Price
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from signalering import entities as entity_kinds
 from signalering.extract.rules import Rules, case_sensitive, load_rules
 from signalering.text import Normalised
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("phones", "handles", "prices", "places", "dates")
 _DIGIT = re.compile(r"\d")
 
 
@@ -40,9 +40,14 @@ def _rules(doc: Doc) -> Rules:
         norm = Normalised(
             original=text, text=text, starts=list(range(n)), ends=list(range(1, n + 1))
         )
-        doc.user_data.update(norm=norm, taken=[], entities={kind: [] for kind in KINDS})
+        doc.user_data.update(norm=norm, taken=[], entities=empty())
         doc.spans["sc"] = []
     return load_rules(doc.user_data.get("gazetteer"))
+
+
+def empty() -> dict[str, list[dict[str, Any]]]:
+    """An empty result: one list per registered entity kind (:mod:`signalering.entities`)."""
+    return {key: [] for key in entity_kinds.all_keys()}
 
 
 def _taken(doc: Doc, start: int, end: int) -> bool:
@@ -55,7 +60,7 @@ def _emit(doc: Doc, kind: str, start: int, end: int, *, claim: bool = True, **fi
     o_start, o_end = norm.to_original(start, end)
     item = dict(fields)
     item.update(start=o_start, end=o_end, text=norm.original[o_start:o_end])
-    doc.user_data["entities"][kind].append(item)
+    doc.user_data["entities"].setdefault(kind, []).append(item)
     if claim:
         doc.user_data["taken"].append((start, end))
     if end > start:  # tokens are characters (see CharTokenizer)
@@ -113,10 +118,18 @@ def places_component(doc: Doc) -> Doc:
     if rules.place_re is None:
         return doc
     norm = doc.user_data["norm"]
-    for m in rules.place_re.finditer(_text(doc)):
+    text = _text(doc)
+    inside = _handle_spans(rules, text)
+    lang = (doc.user_data.get("lang") or "").split("-")[0]
+    only_in = rules.data.get("place_alias_languages") or {}
+    for m in rules.place_re.finditer(text):
         group = next(g for g in ("ar", "et", "la", "other") if m.groupdict().get(g))
         alias = m.group(group)
         start, end = m.span(group)
+        if any(s <= start and end <= e for s, e in inside):
+            continue  # "@paris_trip", "t.me/london_boats": a name, not a place
+        if alias in only_in and lang not in only_in[alias]:
+            continue  # "nga" is Russia in Vietnamese, "from" in Albanian
         if group in ("la", "other") and case_sensitive(alias):
             o_start, _ = norm.to_original(start, end)
             if not norm.original[o_start : o_start + 1].isupper():
@@ -133,6 +146,22 @@ def places_component(doc: Doc) -> Doc:
             role=place.role,
         )
     return doc
+
+
+# A web address, or a user name with an underscore ("paris_trip"), wherever it stands.
+_URL_OR_USERNAME = re.compile(
+    r"(?:https?://|www\.)\S+"
+    r"|(?<![\w.@/])(?:[a-z0-9-]+\.)+[a-z]{2,6}/\S*"
+    r"|(?<![^\W_])[a-z0-9.]*[a-z0-9]_[a-z0-9_.]*[a-z0-9](?![^\W_])"
+)
+
+
+def _handle_spans(rules: Rules, text: str) -> list[tuple[int, int]]:
+    """Spans of links, @handles, URLs and user names: no place is read inside them."""
+    spans = [m.span() for m in rules.link_re.finditer(text)]
+    spans += [m.span() for m in rules.at_re.finditer(text)]
+    spans += [m.span() for m in _URL_OR_USERNAME.finditer(text)]
+    return spans
 
 
 def _amount(text: str, multiplier: int) -> float | None:
@@ -233,8 +262,11 @@ def handles_component(doc: Doc) -> Doc:
         if platform in rules.numeric_platforms:
             continue  # WhatsApp, Viber, IMO have no user names: a word here is prose
         explicit = m.group("at") or ":" in m.group("gap") or re.search(r"[\d_.]", value)
-        if not explicit and not rules.data["platforms"][platform].get("bare_word_handles"):
-            continue
+        if not explicit and (
+            not rules.data["platforms"][platform].get("bare_word_handles")
+            or _PROSE_AFTER.match(text, m.end("value"))
+        ):
+            continue  # "TikTok para más info": a bare word that runs on into prose
         start = m.start("at") if m.group("at") else m.start("value")
         emit(platform, value, start, m.end("value"))
     labels = [
@@ -251,6 +283,8 @@ def handles_component(doc: Doc) -> Doc:
     return doc
 
 
+# Another word on the same line after a bare word: the bare word is prose, not a handle.
+_PROSE_AFTER = re.compile(r"[ \t]+[^\W\d_]")
 _LABEL_WORDS: dict[int, re.Pattern[str]] = {}
 
 
@@ -360,7 +394,26 @@ def _phone(digits: str, plus: bool, cue: bool, whole: bool, regions: list[str]) 
     return None
 
 
+@Language.component("signalering_patterns_v1")
+def patterns_component(doc: Doc) -> Doc:
+    """Kinds the registry gives a ``pattern`` (no component of their own); runs first.
+
+    A contact kind claims its spans, so the handle and phone rules do not read an
+    e-mail address, say, as an @handle.
+    """
+    _rules(doc)
+    text = _text(doc)
+    for kind in entity_kinds.kinds():
+        if kind.pattern is None:
+            continue
+        for m in kind.pattern.finditer(text):
+            if m.end() > m.start() and not _taken(doc, *m.span()):
+                _emit(doc, kind.key, *m.span(), claim=kind.contact, value=m.group(0))
+    return doc
+
+
 PIPES = (
+    "signalering_patterns_v1",
     "signalering_dates_v1",
     "signalering_places_v1",
     "signalering_prices_v1",

@@ -197,7 +197,7 @@ def bcubed(predicted: Sequence[object], gold: Sequence[object]) -> dict[str, flo
 
 
 def post_contacts(post: Post) -> list[str]:
-    """A post's phones and handles as linking keys (pseudonyms when the store made them)."""
+    """A post's contacts as linking keys (pseudonyms when the store made them)."""
     return contact_keys(post.entities)
 
 

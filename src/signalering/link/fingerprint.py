@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import entities as entity_kinds
 from ..post import Post
 
 # A repost that rounds 3,450 to 3,500 or adds "now 4000" to a 3500 ad is the same ad; a
@@ -68,9 +69,9 @@ class Fingerprint:
 
 
 def contact_keys(entities: dict | None) -> list[str]:
-    """A post's phones and handles as linking keys (pseudonyms when the store made them)."""
+    """A post's contacts as linking keys (pseudonyms when the store made them)."""
     keys = []
-    for kind in ("phones", "handles"):
+    for kind in entity_kinds.contact_keys():
         for item in (entities or {}).get(kind) or []:
             value = item.get("pseudonym") or item.get("value")
             if value:

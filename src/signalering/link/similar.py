@@ -31,6 +31,8 @@ from ..embed import (
     recent_encode,
 )
 from ..errors import ModelError
+from ..evidence import Rule as RuleEvidence
+from ..evidence import SimilarMatch
 from ..post import Post
 from ..text import normalise
 from .combine import COMBINER_FILE, RULES, Combiner, Rule
@@ -58,13 +60,8 @@ class Match:
     def evidence(self) -> dict[str, Any]:
         who = "confirmed offer" if self.origin == "confirmed" else "known offer"
         lang = f", {self.lang}" if self.lang else ""
-        return {
-            "kind": "similar",
-            "exemplar": self.exemplar,
-            "lang": self.lang,
-            "score": round(self.score, 2),
-            "text": f"{self.score:.2f} like {who} {self.exemplar}{lang}",
-        }
+        text = f"{self.score:.2f} like {who} {self.exemplar}{lang}"
+        return SimilarMatch(self.exemplar, round(self.score, 2), self.lang, text=text).to_dict()
 
 
 @dataclass
@@ -309,8 +306,7 @@ def similar(
             )
         if why:
             flagged = True
-            evidence.append({"kind": "rule", "rule": rule, "text": why})
-            if rule == "logistic":
-                evidence[-1]["score"] = round(combined[i] or 0.0, 4)
+            score = round(combined[i] or 0.0, 4) if rule == "logistic" else None
+            evidence.append(RuleEvidence(rule, why, score).to_dict())
         out.append(post.with_(evidence=evidence, flagged=flagged))
     return out

@@ -119,13 +119,15 @@ class CampaignQueries:
                         Entity.amount,
                         Entity.currency,
                         Entity.start,
+                        Entity.fields,
                     )
                     .where(Entity.post_id.in_(ids), Entity.kind.in_(("place", "handle", "price")))
                     .order_by(Entity.id)
                 )
                 for e in session.execute(ent_query):
                     if e.kind == "place":
-                        item = {"value": e.value, "start": e.start or 0}
+                        # role (departure, transit, destination) decides the route
+                        item = {"value": e.value, "start": e.start or 0, **(e.fields or {})}
                     elif e.kind == "handle":
                         item = {"platform": e.platform}
                     else:

@@ -37,7 +37,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ENTITY_KINDS = ("phone", "handle", "price", "place", "date")
 DECISION_ACTIONS = ("confirm", "correct", "escalate", "dismiss")
 
 
@@ -189,7 +188,7 @@ class Entity(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # phone|handle|price|place|date
+    kind: Mapped[str] = mapped_column(String(20))  # a kind of signalering.entities
     value: Mapped[str | None] = mapped_column(Text)
     value_pseudonym: Mapped[str | None] = mapped_column(String(64))
     platform: Mapped[str | None] = mapped_column(String(50))
@@ -198,6 +197,8 @@ class Entity(Base):
     start: Mapped[int | None] = mapped_column(Integer)
     end: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
+    # The kind's own fields (EntityKind.fields): a place's role and country, a price's per.
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Decision(Base):

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from signalering import entities as entity_kinds
 from signalering.errors import InputError, StoreError
 from signalering.post import Post
 from signalering.privacy import pseudonymise
@@ -57,16 +58,6 @@ from signalering.store.review import ReviewQueries
 
 logger = logging.getLogger(__name__)
 
-# Post.entities uses plural keys ("phones"); the entities table one kind per row.
-_KIND_OF_KEY = {
-    "phones": "phone",
-    "handles": "handle",
-    "prices": "price",
-    "places": "place",
-    "dates": "date",
-}
-_KEY_OF_KIND = {kind: key for key, kind in _KIND_OF_KEY.items()}
-_PSEUDONYMISED_KINDS = ("phone", "handle")
 UNVERSIONED = "unversioned"
 _SAVE_ATTEMPTS = 5
 _CHUNK = 500  # ids per IN (...) list
@@ -480,7 +471,10 @@ class Store(
     ) -> list[dict[str, Any]]:
         rows = []
         for key, items in entities.items():
-            kind = _KIND_OF_KEY.get(key, key.rstrip("s"))
+            # Post.entities uses plural keys ("phones"); the entities table one kind per row.
+            spec = entity_kinds.by_key(key)
+            kind = spec.kind if spec else key.rstrip("s")
+            own = spec.fields if spec else ()
             for item in items or []:
                 if not isinstance(item, dict):
                     item = {"value": item}
@@ -489,13 +483,14 @@ class Store(
                     value = item.get("e164") or item.get("handle") or item.get("text")
                 value = str(value) if value is not None else None
                 amount = item.get("amount")
+                fields = {f: item[f] for f in own if item.get(f) is not None}
                 rows.append(
                     {
                         "post_id": post_pk,
                         "kind": kind,
                         "value": value,
                         "value_pseudonym": self._pseudonym(value, kind)
-                        if kind in _PSEUDONYMISED_KINDS
+                        if spec is not None and spec.contact
                         else None,
                         "platform": item.get("platform"),
                         "amount": float(amount) if amount is not None else None,
@@ -503,6 +498,7 @@ class Store(
                         "start": item.get("start"),
                         "end": item.get("end"),
                         "text": item.get("text"),
+                        "fields": fields or None,
                     }
                 )
         return rows
@@ -693,9 +689,11 @@ class Store(
                 "start": e.start,
                 "end": e.end,
                 "text": e.text,
+                **(e.fields or {}),
             }
+            spec = entity_kinds.by_kind(e.kind)
             entities.setdefault(e.post_id, {}).setdefault(
-                _KEY_OF_KIND.get(e.kind, e.kind + "s"), []
+                spec.key if spec else e.kind + "s", []
             ).append({k: v for k, v in item.items() if v is not None})
         return [self._to_post(r, scores.get(r.id), entities.get(r.id)) for r in rows]
 

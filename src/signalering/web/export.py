@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import IO, Any, Literal
 
+from signalering import entities as entity_kinds
 from signalering.errors import InputError
 from signalering.post import Post
 from signalering.store import Store
@@ -33,11 +34,16 @@ CSV_FIELDS = (
     "lang",
     "label",
     "score",
-    "phones",
-    "handles",
+    # then one column per contact kind (signalering.entities), then:
     "decision",
     "text",
 )
+
+
+def csv_fields() -> tuple[str, ...]:
+    """The CSV columns: the post's own, one per contact kind, the decision and the text."""
+    head, tail = CSV_FIELDS[:-2], CSV_FIELDS[-2:]
+    return head + entity_kinds.contact_keys() + tail
 
 
 def reviewed_labels(store: Store) -> dict[int, dict[str, Any]]:
@@ -132,10 +138,13 @@ def _flat(post: Post, decision: str | None) -> dict[str, Any]:
         "lang": post.lang,
         "label": post.label,
         "score": (post.scores or {}).get(post.label or "", None),
-        "phones": " ".join(e.get("value", "") for e in entities.get("phones", [])),
-        "handles": " ".join(
-            f"{e.get('platform') or ''}:{e.get('value', '')}" for e in entities.get("handles", [])
-        ),
+        **{
+            key: " ".join(
+                f"{e['platform']}:{e.get('value', '')}" if e.get("platform") else e.get("value", "")
+                for e in entities.get(key, [])
+            )
+            for key in entity_kinds.contact_keys()
+        },
         "decision": decision,
         "text": post.text,
     }
@@ -169,7 +178,7 @@ def export_posts(store: Store, ids: Iterable[int], *, fmt: Format, user: str) ->
         text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     else:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=csv_fields(), extrasaction="ignore")
         writer.writeheader()
         for post in posts:
             row = _flat(post, decisions[int(post.id or 0)].get("action"))

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from signalering import entities
+
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
@@ -63,6 +65,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["entity_keys"] = entities.all_keys
     env.filters["crawled"] = crawled
     env.filters["safe_href"] = safe_href
     env.filters["pct"] = lambda v: f"{100 * float(v or 0):.0f}%"

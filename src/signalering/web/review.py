@@ -15,7 +15,10 @@ import weakref
 from time import monotonic
 from typing import Any
 
+from signalering import entities as entity_kinds
 from signalering.errors import SignaleringError
+from signalering.evidence import SimilarMatch
+from signalering.evidence import parse_all as parse_evidence
 from signalering.post import Post
 from signalering.store import Store
 from signalering.store.review import (
@@ -168,21 +171,18 @@ def nearest_offers(store: Store, post: Post, *, k: int = 5, max_chars: int = 20_
     ``shared_contacts``, ``lang``, ``text``.
     """
     pk = int(post.id or 0)
-    similar = [e for e in post.evidence or [] if isinstance(e, dict) and e.get("kind") == "similar"]
+    similar = [e for e in parse_evidence(post.evidence) if isinstance(e, SimilarMatch)]
     bank = [p for p in exemplars(store) if p != pk]
     shared = _shared_contacts(store, post, bank)
     if not similar:
         return _by_characters(store, post, bank, shared, k, max_chars)
     rows: list[dict] = []
     for entry in similar:
-        exemplar = str(entry.get("exemplar") or "")
+        exemplar = entry.exemplar
         other = _stored_pk(exemplar)
-        if not exemplar or other == pk:
+        if other == pk:
             continue
-        try:
-            similarity = round(float(entry.get("score") or 0), 2)
-        except (TypeError, ValueError):
-            similarity = 0.0
+        similarity = round(entry.score, 2)
         rows.append(
             {
                 "id": other,
@@ -191,7 +191,7 @@ def nearest_offers(store: Store, post: Post, *, k: int = 5, max_chars: int = 20_
                 "similarity": similarity,
                 "method": "embedding",
                 "shared_contacts": shared.pop(other, 0) if other is not None else 0,
-                "lang": entry.get("lang"),
+                "lang": entry.lang,
                 "text": None,
             }
         )
@@ -219,7 +219,7 @@ def _shared_contacts(store: Store, post: Post, bank: list[int]) -> dict[int, int
     """Confirmed offers sharing a phone number or handle with ``post``: id -> how many."""
     contacts = {
         item.get("pseudonym")
-        for key in ("phones", "handles")
+        for key in entity_kinds.contact_keys()
         for item in (post.entities or {}).get(key, [])
         if item.get("pseudonym")
     }
@@ -291,7 +291,7 @@ def network(store: Store, network_id: str) -> dict[str, Any] | None:
     posts = [p for p in (store.get(pk) for pk in network_posts(store, network_id)) if p]
     contacts: dict[tuple[str, str], set[str]] = {}
     for post in posts:
-        for key in ("phones", "handles"):
+        for key in entity_kinds.contact_keys():
             for item in (post.entities or {}).get(key, []):
                 value = item.get("value")
                 if value:
