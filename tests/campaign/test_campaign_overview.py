@@ -72,3 +72,7 @@ def test_the_overview_weeks_are_iso_weeks_in_utc_with_the_current_label(store: S
     }
     assert data["posts"] == 6 and data["labels"]["offer"] == 2
     assert "sources" not in data, "source names can be handles"
+    # Contacts as pseudonyms only, and only those of posts in the window.
+    clear = {f"h{i}{k}" for i in range(1, 7) for k in range(2)}
+    assert len(data["contacts"]) == 5 and not clear & {c["pseudonym"] for c in data["contacts"]}
+    assert len(overview(store, since="2024-04-08")["contacts"]) == 2

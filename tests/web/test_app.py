@@ -116,6 +116,8 @@ def test_campaign_user_gets_aggregates_but_no_raw_contact_anywhere(
     assert aggregates["posts"] == len(review.ids)
     assert aggregates["volume"] and all("-W" in r["period"] for r in aggregates["volume"])
     assert "sources" not in aggregates, "source names can be handles: kinds only"
+    assert aggregates["contacts"], "pseudonymised contacts are listed"
+    assert all(len(c["pseudonym"]) >= 12 for c in aggregates["contacts"])
 
 
 def test_only_admins_read_the_audit_log(client: TestClient, review: Review) -> None:

@@ -391,7 +391,8 @@ def overview(
 ) -> dict[str, Any]:
     """The counts of :func:`aggregates` — ``posts``, ``labels``, weekly ``volume``,
     ``languages``, ``platforms``, first and last post, and ``kinds`` (``sources`` without
-    the source names, which can be handles) — grouped in SQL.
+    the source names, which can be handles) — grouped in SQL; plus the most shared
+    ``contacts`` as pseudonyms.
 
     The same numbers as the full aggregates without reading every post: the campaign
     overview page stays fast at 100,000s of posts. Claims, routes, prices and themes
@@ -419,6 +420,11 @@ def overview(
         # Source kinds, not source names: a channel name is itself a handle.
         "kinds": _rows_of(counts.kinds, ("kind", "label")),
         "platforms": _rows_of(counts.platforms, ("platform", "label")),
+        # Contacts shared by several posts, as pseudonyms (keyed hashes), never in clear.
+        "contacts": [
+            {"kind": kind, "pseudonym": pseudonym, "platform": platform, "posts": n}
+            for kind, pseudonym, platform, n in counts.contacts
+        ],
     }
 
 

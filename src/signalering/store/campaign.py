@@ -53,6 +53,7 @@ class CampaignCounts(NamedTuple):
     languages: dict[tuple[str | None, str | None], int]
     kinds: dict[tuple[str | None, str | None], int]  # source kinds: a source name can be a handle
     platforms: dict[tuple[str | None, str | None], int]
+    contacts: list[tuple[str, str, str | None, int]]  # (kind, pseudonym, platform, posts)
 
 
 def _day(dialect: str, when: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -147,9 +148,10 @@ class CampaignQueries:
             last = ids[-1]
 
     def campaign_counts(  # type: ignore[misc]
-        self: Store, since: datetime | None, until: datetime | None
+        self: Store, since: datetime | None, until: datetime | None, *, contact_limit: int = 20
     ) -> CampaignCounts:
-        """The window's counts by day, language, source kind and handle platform, grouped in SQL."""
+        """The window's counts by day, language, source kind and handle platform, and its
+        ``contact_limit`` most shared contacts as pseudonyms, grouped in SQL."""
         when = func.coalesce(PostRow.posted_at, PostRow.fetched_at)
         day = _day(self.engine.dialect.name, when)
         current = and_(Score.post_id == PostRow.id, Score.is_current)
@@ -195,6 +197,31 @@ class CampaignQueries:
                     )
                 )
             }
+            # Pseudonyms only (keyed hashes): never a clear contact.
+            shared = func.count(func.distinct(Entity.post_id))
+            contacts = [
+                (kind, pseudonym, platform, n)
+                for kind, pseudonym, platform, n in session.execute(
+                    self._campaign_window(
+                        select(Entity.kind, Entity.value_pseudonym, Entity.platform, shared)
+                        .select_from(Entity)
+                        .join(PostRow, PostRow.id == Entity.post_id)
+                        .where(Entity.value_pseudonym.is_not(None))
+                        .group_by(Entity.kind, Entity.value_pseudonym, Entity.platform)
+                        .order_by(shared.desc(), Entity.kind, Entity.value_pseudonym)
+                        .limit(contact_limit),
+                        since,
+                        until,
+                    )
+                )
+            ]
         return CampaignCounts(
-            int(posts or 0), first, last, days, dict(languages), dict(kinds), dict(platforms)
+            int(posts or 0),
+            first,
+            last,
+            days,
+            dict(languages),
+            dict(kinds),
+            dict(platforms),
+            contacts,
         )
