@@ -3,7 +3,8 @@
 Builds a store through ``Store.save_posts`` (a fifth of the posts re-scored by a second
 model version through ``Store.save_scores``, some decided), then times queue pages the
 way the review app asks for them: the first page, a deep page reached by keyset
-cursor, with and without filters, the text search, ``counts()`` and ``get()``.
+cursor, with and without filters, the text search, ``counts()``, ``get()`` and the
+campaign page's ``overview()``.
 ``items`` is the number of pages (or calls) timed; ``items_per_s`` is pages per second.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from signalering.campaign import overview
 from signalering.post import Post
 from signalering.store import Store
 from signalering.web.review import QueueFilter, facets, queue
@@ -156,6 +158,8 @@ def run() -> list[dict]:
                 )
             )
             rows.append(_timed("web store counts()", store.counts, repeat=5))
+            # The campaign page: the aggregates' counts grouped in SQL (not every post read).
+            rows.append(_timed("web campaign overview()", lambda: overview(store), repeat=5))
             rows.append(_timed("web store get(post)", lambda: store.get(N // 2), repeat=200))
             rows.append(_timed("web store search('lampedusa')", lambda: store.search("lampedusa")))
         finally:

@@ -12,16 +12,14 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
 
 from signalering.errors import InputError, SignaleringError
 from signalering.store import Store
-from signalering.store.accounts import ROLES, LoginAttempt, User, WebSession
-from signalering.store.models import utcnow
+from signalering.store.accounts import ROLES
 
 logger = logging.getLogger(__name__)
 
@@ -83,52 +81,31 @@ def add_user(store: Store, name: str, role: str, password: str) -> None:
             "choose a longer one"
         )
     hashed = _hasher.hash(password)
-    with store._session(write=True) as session:
-        user = session.scalars(select(User).where(User.name == name)).first()
-        if user is None:
-            session.add(User(name=name, role=role, password_hash=hashed))
-        else:
-            user.role, user.password_hash = role, hashed
-            session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    store.save_user(name, role, hashed)
     store.audit("cli", "user.add", f"user:{name}", {"role": role})
 
 
 def list_users(store: Store) -> list[dict]:
     """Every user with role and creation time, by name."""
-    with store._session() as session:
-        return [
-            {"name": u.name, "role": u.role, "created_at": u.created_at.isoformat()}
-            for u in session.scalars(select(User).order_by(User.name))
-        ]
+    return [
+        {"name": u.name, "role": u.role, "created_at": u.created_at.isoformat()}
+        for u in store.users()
+    ]
 
 
 def remove_user(store: Store, name: str) -> None:
     """Delete a user and end their sessions; InputError if there is no such user."""
-    with store._session(write=True) as session:
-        user = session.scalars(select(User).where(User.name == name)).first()
-        if user is None:
-            raise InputError(f"user {name!r} does not exist — see `signalering users list`")
-        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-        session.delete(user)
+    if not store.delete_user(name):
+        raise InputError(f"user {name!r} does not exist — see `signalering users list`")
     store.audit("cli", "user.remove", f"user:{name}")
 
 
 def login(store: Store, name: str, password: str, *, client: str) -> SessionInfo:
     """Check the password and open a session; LoginError or RateLimited otherwise."""
-    since = utcnow() - FAILURE_WINDOW
-    with store._session() as session:
-        by_name = session.scalar(
-            select(func.count(LoginAttempt.id)).where(
-                LoginAttempt.name == name, LoginAttempt.at >= since
-            )
-        )
-        by_client = session.scalar(
-            select(func.count(LoginAttempt.id)).where(
-                LoginAttempt.client == client, LoginAttempt.at >= since
-            )
-        )
-        user = session.scalars(select(User).where(User.name == name)).first()
-    if (by_name or 0) >= MAX_FAILURES or (by_client or 0) >= MAX_FAILURES * 4:
+    since = datetime.now(UTC) - FAILURE_WINDOW
+    by_name, by_client = store.failed_logins(name, client, since)
+    user = store.user(name)
+    if by_name >= MAX_FAILURES or by_client >= MAX_FAILURES * 4:
         logger.warning("login rate limit hit for %r from %s", name, client)
         raise RateLimited("too many failed logins — wait 15 minutes and try again")
     try:
@@ -137,21 +114,11 @@ def login(store: Store, name: str, password: str, *, client: str) -> SessionInfo
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
-        with store._session(write=True) as session:
-            session.add(LoginAttempt(name=name[:200], client=client[:100]))
+        store.add_failed_login(name, client)
         raise LoginError("wrong name or password")
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    with store._session(write=True) as session:
-        session.execute(delete(LoginAttempt).where(LoginAttempt.name == name))
-        session.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))
-        session.add(
-            WebSession(
-                token_hash=_token_hash(token),
-                user_id=user.id,
-                csrf_token=csrf,
-                expires_at=utcnow() + timedelta(hours=SESSION_HOURS),
-            )
-        )
+    expires = datetime.now(UTC) + timedelta(hours=SESSION_HOURS)
+    store.open_web_session(user.id, name, _token_hash(token), csrf, expires)
     store.audit(name, "login", f"user:{name}", {"client": client})
     return SessionInfo(Account(user.id, user.name, user.role), token, csrf)
 
@@ -160,21 +127,15 @@ def session_for(store: Store, token: str | None) -> SessionInfo | None:
     """The live session of a cookie token, or None when absent, unknown or expired."""
     if not token:
         return None
-    with store._session() as session:
-        row = session.execute(
-            select(WebSession, User)
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.token_hash == _token_hash(token))
-        ).first()
-    if row is None:
+    found = store.web_session(_token_hash(token))
+    if found is None:
         return None
-    web_session, user = row
-    if web_session.expires_at < utcnow():
+    user, csrf, expires_at = found
+    if expires_at < datetime.now(UTC):
         return None
-    return SessionInfo(Account(user.id, user.name, user.role), token, web_session.csrf_token)
+    return SessionInfo(Account(user.id, user.name, user.role), token, csrf)
 
 
 def logout(store: Store, token: str) -> None:
     """End the session of a cookie token."""
-    with store._session(write=True) as session:
-        session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
+    store.close_web_session(_token_hash(token))

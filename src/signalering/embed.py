@@ -485,8 +485,6 @@ class EmbeddingCache:
     >>> vectors = cache.encode(texts, get_encoder("use-m3"))  # doctest: +SKIP
     """
 
-    _READ_CHUNK = 500
-
     def __init__(self, store: Store) -> None:
         self.store = store
         self.hits = 0
@@ -494,51 +492,18 @@ class EmbeddingCache:
 
     def lookup(self, hashes: Sequence[str], encoder_name: str) -> dict[str, np.ndarray]:
         """The cached vectors of ``hashes`` under ``encoder_name`` (missing ones are absent)."""
-        from sqlalchemy import select
-
-        from .store.links import EmbeddingRow
-
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(hashes))
-        with self.store._session() as session:
-            for start in range(0, len(unique), self._READ_CHUNK):
-                chunk = unique[start : start + self._READ_CHUNK]
-                rows = session.execute(
-                    select(EmbeddingRow.content_hash, EmbeddingRow.vector).where(
-                        EmbeddingRow.encoder == encoder_name, EmbeddingRow.content_hash.in_(chunk)
-                    )
-                )
-                for key, blob in rows:
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        found = self.store.cached_vectors(list(dict.fromkeys(hashes)), encoder_name)
+        return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in found.items()}
 
     def add(self, vectors: dict[str, np.ndarray], encoder_name: str) -> None:
         """Write new vectors; one already written by another process meanwhile is kept."""
-        from sqlalchemy import select
-
-        from .store.links import EmbeddingRow
-
-        if not vectors:
-            return
-        with self.store._session(write=True) as session:
-            present = set(
-                session.scalars(
-                    select(EmbeddingRow.content_hash).where(
-                        EmbeddingRow.encoder == encoder_name,
-                        EmbeddingRow.content_hash.in_(list(vectors)),
-                    )
-                )
-            )
-            session.add_all(
-                EmbeddingRow(
-                    content_hash=key,
-                    encoder=encoder_name,
-                    dim=int(vec.shape[0]),
-                    vector=np.asarray(vec, dtype=np.float32).tobytes(),
-                )
+        self.store.cache_vectors(
+            {
+                key: (int(vec.shape[0]), np.asarray(vec, dtype=np.float32).tobytes())
                 for key, vec in vectors.items()
-                if key not in present
-            )
+            },
+            encoder_name,
+        )
 
     def encode(self, texts: Sequence[str], encoder: Encoder, *, batch_size: int = 64) -> np.ndarray:
         """Embed ``texts``, reading cached vectors and embedding only new distinct texts."""

@@ -5,7 +5,7 @@ Three kinds, each a frozen dataclass with ``to_dict`` (what ``Post.evidence`` an
 
 - :class:`Span`: a stretch of the original text that pushed the label up (the
   classifier's explanation), optionally a cue (``cue`` names its slot);
-- :class:`SimilarMatch`: a known offer the post is close to (``link.similar``);
+- :class:`SimilarMatch`: a known offer the post is close to (``model.similarity``);
 - :class:`Rule`: the similarity rule that flagged the post, with its numbers.
 
 A span's JSON has no ``kind`` (evidence stored before this module had none either).

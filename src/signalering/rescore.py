@@ -32,16 +32,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-
 from . import model, pipeline
 from .config import Settings
 from .errors import InputError
 from .model.classifier import Classifier
 from .post import Post
 from .store import Store
-from .store.jobs import RescoreChunk, RescoreJob
-from .store.models import PostRow, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -57,121 +53,7 @@ def _with_model(settings: Settings, model_path: str | Path | None) -> Settings:
     )
 
 
-# -- planning --------------------------------------------------------------------------
-
-
-def _job(store: Store, version: str, model_path: str, chunk_size: int, restart: bool) -> int:
-    """The id of this model version's job (created, or restarted when asked)."""
-    with store._session(write=True) as session:
-        job = session.scalars(select(RescoreJob).where(RescoreJob.model_version == version)).first()
-        if job is not None and restart:
-            # Explicit: SQLite honours ON DELETE CASCADE only with foreign keys switched on.
-            session.execute(delete(RescoreChunk).where(RescoreChunk.job_id == job.id))
-            session.delete(job)
-            session.flush()
-            job = None
-        if job is None:
-            job = RescoreJob(
-                model_version=version, model_path=model_path, chunk_size=chunk_size, posts=0
-            )
-            session.add(job)
-            session.flush()
-        job.status = "running"
-        job.finished_at = None
-        return job.id
-
-
-def _plan(store: Store, job_id: int, chunk_size: int) -> None:
-    """Add chunks for the posts after the job's last chunk (all posts for a new job)."""
-    with store._session(write=True) as session:
-        last = session.scalar(
-            select(func.max(RescoreChunk.last_pk)).where(RescoreChunk.job_id == job_id)
-        )
-        ids = session.scalars(
-            select(PostRow.id).where(PostRow.id > (last or 0)).order_by(PostRow.id)
-        ).all()
-        chunks = [
-            RescoreChunk(
-                job_id=job_id,
-                first_pk=ids[i],
-                last_pk=ids[min(i + chunk_size, len(ids)) - 1],
-                status="pending",
-            )
-            for i in range(0, len(ids), chunk_size)
-        ]
-        session.add_all(chunks)
-    if chunks:
-        logger.info("planned %s chunks of up to %s posts", len(chunks), chunk_size)
-
-
-def _pending(store: Store, job_id: int) -> tuple[list[tuple[int, int, int]], int, int]:
-    """Chunks still to do as ``(chunk id, first pk, last pk)``, posts already done, and all."""
-    with store._session() as session:
-        pending = [
-            (c.id, c.first_pk, c.last_pk)
-            for c in session.scalars(
-                select(RescoreChunk)
-                .where(RescoreChunk.job_id == job_id, RescoreChunk.status != "done")
-                .order_by(RescoreChunk.first_pk)
-            )
-        ]
-        done = session.scalar(
-            select(func.coalesce(func.sum(RescoreChunk.posts), 0)).where(
-                RescoreChunk.job_id == job_id, RescoreChunk.status == "done"
-            )
-        )
-        todo = 0
-        for _, first, last in pending:
-            todo += session.scalar(
-                select(func.count(PostRow.id)).where(PostRow.id >= first, PostRow.id <= last)
-            )
-    return pending, int(done or 0), int(done or 0) + todo
-
-
 # -- one chunk ---------------------------------------------------------------------------
-
-
-def _read_chunk(store: Store, first: int, last: int) -> tuple[list[Post], set[int]]:
-    """The posts of ``first..last`` with what the stages need, and which were extracted."""
-    query = (
-        select(
-            PostRow.id,
-            PostRow.text,
-            PostRow.source,
-            PostRow.kind,
-            PostRow.url,
-            PostRow.post_id,
-            PostRow.extras,
-            PostRow.lang,
-            PostRow.lang_confidence,
-            PostRow.extracted_at,
-        )
-        .where(PostRow.id >= first, PostRow.id <= last)
-        .order_by(PostRow.id)
-    )
-    posts: list[Post] = []
-    extracted: set[int] = set()
-    with store._session() as session:
-        for row in session.execute(query):
-            extras = dict(row.extras or {})
-            truncated = bool(extras.pop("truncated", False)) or None
-            posts.append(
-                Post(
-                    text=row.text,
-                    id=str(row.id),
-                    source=row.source,
-                    kind=row.kind,
-                    url=row.url,
-                    post_id=row.post_id,
-                    extras=extras,
-                    lang=row.lang,
-                    lang_confidence=row.lang_confidence,
-                    truncated=truncated,
-                )
-            )
-            if row.extracted_at is not None:
-                extracted.add(row.id)
-    return posts, extracted
 
 
 def _process(stages: Any, posts: list[Post], extracted: set[int]) -> list[Post]:
@@ -203,15 +85,10 @@ def _score_chunk(store: Store, stages: Any, chunk: tuple[int, int, int]) -> tupl
     """Score one chunk, save it, mark it done; returns how many posts it held and
     how many of them were extracted."""
     chunk_id, first, last = chunk
-    posts, extracted = _read_chunk(store, first, last)
+    posts, extracted = store.rescore_posts(first, last)
     if posts:
         store.save_scores(_process(stages, posts, extracted))
-    with store._session(write=True) as session:
-        session.execute(
-            update(RescoreChunk)
-            .where(RescoreChunk.id == chunk_id)
-            .values(status="done", posts=len(posts), done_at=utcnow())
-        )
+    store.finish_rescore_chunk(chunk_id, len(posts))
     return len(posts), len(posts) - len(extracted)
 
 
@@ -282,9 +159,9 @@ def rescore(
     version = classifier.version
     store_url, pseudonym_key = settings.database_url, settings.pseudonym_key()
     with Store.open(store_url, pseudonym_key=pseudonym_key) as store:
-        job_id = _job(store, version, str(model_path), chunk_size, restart)
-        _plan(store, job_id, chunk_size)
-        pending, done, total = _pending(store, job_id)
+        job_id = store.rescore_job(version, str(model_path), chunk_size, restart)
+        store.plan_rescore(job_id, chunk_size)
+        pending, done, total = store.pending_rescore(job_id)
     resumed_from = done
     if done:
         logger.info("resuming re-score with %s: %s of %s posts done", version, done, total)
@@ -331,12 +208,7 @@ def rescore(
             from .link import build_networks
 
             networks = len(build_networks(store, encoder=settings.similarity.encoder))
-        with store._session(write=True) as session:
-            session.execute(
-                update(RescoreJob)
-                .where(RescoreJob.id == job_id)
-                .values(status="finished", finished_at=utcnow(), posts=done + scored)
-            )
+        store.finish_rescore(job_id, done + scored)
     seconds = time.perf_counter() - started
     result = {
         "model_version": version,
@@ -358,26 +230,4 @@ def rescore(
 
 def jobs(store: Store) -> list[dict[str, Any]]:
     """Re-scoring jobs, newest first, with their progress."""
-    with store._session() as session:
-        rows = session.execute(
-            select(
-                RescoreJob,
-                func.count(RescoreChunk.id),
-                func.count(RescoreChunk.done_at),
-            )
-            .outerjoin(RescoreChunk, RescoreChunk.job_id == RescoreJob.id)
-            .group_by(RescoreJob.id)
-            .order_by(RescoreJob.id.desc())
-        ).all()
-        return [
-            {
-                "model_version": job.model_version,
-                "status": job.status,
-                "posts": job.posts,
-                "chunks": chunks,
-                "chunks_done": done,
-                "started_at": job.started_at.isoformat(),
-                "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-            }
-            for job, chunks, done in rows
-        ]
+    return store.rescore_jobs()

@@ -113,6 +113,9 @@ def test_campaign_user_gets_aggregates_but_no_raw_contact_anywhere(
     for raw in RAW_CONTACTS:
         assert raw not in pages, raw
     aggregates = client.get("/api/aggregates").json()
+    assert aggregates["posts"] == len(review.ids)
+    assert aggregates["volume"] and all("-W" in r["period"] for r in aggregates["volume"])
+    assert "sources" not in aggregates, "source names can be handles: kinds only"
     assert aggregates["contacts"], "pseudonymised contacts are listed"
     assert all(len(c["pseudonym"]) >= 12 for c in aggregates["contacts"])
 

@@ -141,6 +141,7 @@ def test_campaign_user_sees_aggregates_and_cannot_reach_any_raw_contact(
     assert browser.current_url.endswith("/campaign")
     browser.save_screenshot(str(screenshots / "campaign.png"))
     assert browser.find_elements(By.CSS_SELECTOR, "#contacts td.pseudonym")
+    assert browser.find_elements(By.CSS_SELECTOR, "#per-week td")
     assert not browser.find_elements(By.ID, "nav-queue")
     pages = [browser.page_source]
     pk = live.review.ids["101"]

@@ -7,7 +7,7 @@ and how that changes — aggregates and scrubbed excerpts only, never an identit
 
 from __future__ import annotations
 
-from signalering.campaign.aggregate import aggregates, aggregates_from_posts, summary
+from signalering.campaign.aggregate import aggregates, aggregates_from_posts, overview, summary
 from signalering.campaign.claims import claim_labels, detect_claims, load_claims
 from signalering.campaign.report import render_html, write_csv, write_report
 from signalering.campaign.routes import route_of
@@ -20,6 +20,7 @@ __all__ = [
     "ThemeInput",
     "aggregates",
     "aggregates_from_posts",
+    "overview",
     "campaign_view",
     "claim_labels",
     "contacts_left",

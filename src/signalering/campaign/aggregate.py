@@ -11,11 +11,9 @@ import logging
 import random
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-from sqlalchemy import func, select
 
 from signalering.campaign.claims import claim_labels, detect_claims
 from signalering.campaign.routes import route_name, route_of
@@ -34,7 +32,6 @@ logger = logging.getLogger(__name__)
 UNSCORED = "unscored"
 THEME_LABELS = ("offer", "request")  # offers: how smugglers advertise; requests: the demand
 CLAIM_LABELS = ("offer",)  # claims are counted on offers (the classifier's verdict)
-_BATCH = 2000
 _EXAMPLES_PER_CLAIM = 3
 _CANDIDATES_PER_CLAIM = 12  # in different languages, to pick examples no other claim shows
 # Claims and themes read what the classifier reads of a post (limits.classify_chars): a
@@ -379,85 +376,56 @@ def aggregates_from_posts(
     return _finish(acc, since=start, until=end, themes=themes, store=store)
 
 
-def _stored_posts(store: Store, since: datetime | None, until: datetime | None) -> Iterator[_Item]:
-    """Posts in the window with their latest score and their places and handle platforms.
+def _rows_of(counts: dict[tuple[Any, ...], int], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    counter: Counter[tuple[Any, ...]] = Counter()
+    for key, n in counts.items():
+        counter[tuple(v if v is not None else "?" for v in key[:-1]) + (key[-1] or UNSCORED,)] += n
+    return _rows(counter, names)
 
-    Plain SQL in id batches: far lighter than building full posts for every row.
+
+def overview(
+    store: Store,
+    *,
+    since: date | datetime | str | None = None,
+    until: date | datetime | str | None = None,
+) -> dict[str, Any]:
+    """The counts of :func:`aggregates` — ``posts``, ``labels``, weekly ``volume``,
+    ``languages``, ``platforms``, first and last post, and ``kinds`` (``sources`` without
+    the source names, which can be handles) — grouped in SQL; plus the most shared
+    ``contacts`` as pseudonyms.
+
+    The same numbers as the full aggregates without reading every post: the campaign
+    overview page stays fast at 100,000s of posts. Claims, routes, prices and themes
+    need the texts; they are in the report (:func:`aggregates`).
     """
-    from signalering.store.models import Entity, PostRow, Score
-
-    latest = (
-        select(Score.post_id, func.max(Score.id).label("score_id"))
-        .group_by(Score.post_id)
-        .subquery()
-    )
-    when = func.coalesce(PostRow.posted_at, PostRow.fetched_at)
-    last = 0
-    while True:
-        query = (
-            select(
-                PostRow.id,
-                func.substr(PostRow.text, 1, TEXT_CHARS).label("text"),
-                PostRow.lang,
-                PostRow.source,
-                PostRow.kind,
-                PostRow.author,
-                PostRow.posted_at,
-                PostRow.fetched_at,
-                Score.label,
-            )
-            .select_from(PostRow)
-            .outerjoin(latest, latest.c.post_id == PostRow.id)
-            .outerjoin(Score, Score.id == latest.c.score_id)
-            .where(PostRow.id > last, PostRow.removed_at.is_(None))
-            .order_by(PostRow.id)
-            .limit(_BATCH)
-        )
-        if since is not None:
-            query = query.where(when >= since)
-        if until is not None:
-            query = query.where(when < until)
-        with store._session() as session:
-            rows = session.execute(query).all()
-            if not rows:
-                return
-            ids = [r.id for r in rows]
-            entities: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
-            ent_query = (
-                select(
-                    Entity.post_id,
-                    Entity.kind,
-                    Entity.value,
-                    Entity.platform,
-                    Entity.amount,
-                    Entity.currency,
-                    Entity.start,
-                    Entity.fields,
-                )
-                .where(Entity.post_id.in_(ids), Entity.kind.in_(("place", "handle", "price")))
-                .order_by(Entity.id)
-            )
-            for e in session.execute(ent_query):
-                if e.kind == "place":
-                    # role (departure, transit, destination) decides the route
-                    item = {"value": e.value, "start": e.start or 0, **(e.fields or {})}
-                elif e.kind == "handle":
-                    item = {"platform": e.platform}
-                else:
-                    item = {"amount": e.amount, "currency": e.currency}
-                entities[e.post_id].setdefault(e.kind + "s", []).append(item)
-        for r in rows:
-            yield _Item(
-                r.text,
-                r.lang,
-                r.source,
-                r.kind,
-                r.author,
-                r.posted_at or r.fetched_at,
-                r.label,
-                entities.get(r.id) or {},
-            )
-        last = ids[-1]
+    start, end = _bound(since, end=False), _bound(until, end=True)
+    if start and end and start >= end:
+        raise InputError(f"--from {since} is after --to {until} — swap the dates")
+    counts = store.campaign_counts(start, end)
+    weeks: Counter[tuple[Any, ...]] = Counter()
+    labels: Counter[str] = Counter()
+    for (day, label), n in counts.days.items():
+        period = week_of(datetime.fromisoformat(day)) if day != "?" else "?"
+        weeks[(period, label or UNSCORED)] += n
+        labels[label or UNSCORED] += n
+    return {
+        "since": start.date().isoformat() if start else None,
+        "until": (end - timedelta(days=1)).date().isoformat() if end else None,
+        "first_post": counts.first.isoformat() if counts.first else None,
+        "last_post": counts.last.isoformat() if counts.last else None,
+        "posts": counts.posts,
+        "labels": dict(labels),
+        "volume": _rows(weeks, ("period", "label")),
+        "languages": _rows_of(counts.languages, ("lang", "label")),
+        # Source kinds, not source names: a channel name is itself a handle.
+        "kinds": _rows_of(counts.kinds, ("kind", "label")),
+        "platforms": _rows_of(counts.platforms, ("platform", "label")),
+        # Contacts shared by several posts, as pseudonyms (keyed hashes), never in clear.
+        "contacts": [
+            {"kind": kind, "pseudonym": pseudonym, "platform": platform, "posts": n}
+            for kind, pseudonym, platform, n in counts.contacts
+        ],
+    }
 
 
 def aggregates(
@@ -471,14 +439,14 @@ def aggregates(
 ) -> dict[str, Any]:
     """The campaign aggregates over the store's posts between ``since`` and ``until``.
 
-    Counts stream over every post in the window (by each post's latest score);
+    Counts stream over every post in the window (by each post's current score);
     themes embed a seeded sample, cached in the store.
     """
     start, end = _bound(since, end=False), _bound(until, end=True)
     if start and end and start >= end:
         raise InputError(f"--from {since} is after --to {until} — swap the dates")
     return aggregates_from_posts(
-        _stored_posts(store, start, end),
+        (_Item(*p) for p in store.campaign_posts(start, end, text_chars=TEXT_CHARS)),
         since=start,
         until=end,
         themes=themes,

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import delete, select
 
 from ..config import DEFAULT_ENCODER
 from ..post import Post
@@ -93,49 +92,27 @@ def build_networks(
     settings: ClusterSettings | None = None,
 ) -> list[dict[str, Any]]:
     """Cluster every stored post, find networks, and store both (replacing the last run)."""
-    from ..store.links import NetworkRow, PostCluster
-
     posts = list(store.iter_posts())
     clustered = cluster_posts(posts, encoder=encoder, store=store, settings=settings)
     networks = find_networks(clustered)
     network_of = {pid: n["id"] for n in networks for pid in n["post_ids"]}
-    with store._session(write=True) as session:
-        session.execute(delete(PostCluster))
-        session.execute(delete(NetworkRow))
-        session.add_all(
-            PostCluster(post_id=int(p.id), cluster=p.cluster, network=network_of.get(p.id))
+    store.replace_links(
+        (
+            (int(p.id), p.cluster, network_of.get(p.id))  # type: ignore[arg-type]
             for p in clustered
             if p.cluster is not None or p.id in network_of
-        )
-        session.add_all(NetworkRow(id=n["id"], posts=n["posts"], summary=n) for n in networks)
+        ),
+        networks,
+    )
     logger.info("linked %s posts: %s networks", len(posts), len(networks))
     return networks
 
 
 def list_networks(store: Store, *, limit: int = 50) -> list[dict[str, Any]]:
     """Stored networks, largest first."""
-    from ..store.links import NetworkRow
-
-    query = select(NetworkRow).order_by(NetworkRow.posts.desc(), NetworkRow.id).limit(limit)
-    with store._session() as session:
-        return [dict(row.summary) for row in session.scalars(query)]
+    return store.networks(limit=limit)
 
 
 def post_links(store: Store, post_pk: int) -> dict[str, Any]:
     """The cluster and network of a stored post, and the other posts of its cluster."""
-    from ..store.links import PostCluster
-
-    with store._session() as session:
-        row = session.get(PostCluster, int(post_pk))
-        if row is None:
-            return {"cluster": None, "network": None, "cluster_posts": []}
-        others = []
-        if row.cluster is not None:
-            others = list(
-                session.scalars(
-                    select(PostCluster.post_id).where(
-                        PostCluster.cluster == row.cluster, PostCluster.post_id != row.post_id
-                    )
-                )
-            )
-        return {"cluster": row.cluster, "network": row.network, "cluster_posts": others}
+    return store.post_links(post_pk)

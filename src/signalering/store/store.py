@@ -37,6 +37,11 @@ from signalering.post import Post
 from signalering.privacy import pseudonymise
 from signalering.store import engine as engines
 from signalering.store import fulltext
+from signalering.store.accounts import AccountQueries
+from signalering.store.campaign import CampaignQueries
+from signalering.store.decisions import DecisionQueries
+from signalering.store.jobs import RescoreQueries
+from signalering.store.links import LinkQueries
 from signalering.store.models import (
     DECISION_ACTIONS,
     AuditEntry,
@@ -49,6 +54,7 @@ from signalering.store.models import (
     Source,
     utcnow,
 )
+from signalering.store.review import ReviewQueries
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +132,14 @@ def _label_score(label: str | None, probabilities: dict[str, Any] | None) -> flo
     return float(max(probabilities.values()))
 
 
-class Store:
+class Store(
+    ReviewQueries, DecisionQueries, AccountQueries, RescoreQueries, LinkQueries, CampaignQueries
+):
     """Posts and everything learned about them, in SQLite or PostgreSQL.
+
+    The one door to the database: no module outside ``signalering.store`` opens a session.
+    The queries of each part live beside its tables and are mixed in here (the review
+    queue, decisions, accounts, re-scoring jobs, links, campaign counts).
 
     >>> with Store.open("sqlite:///data/signalering.db", pseudonym_key=b"k") as store:  # doctest: +SKIP
     ...     store.save_posts([Post(text="...", source="forum", post_id="1")])

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
+from signalering.campaign import overview
 from signalering.web import review
-from signalering.web.app import Analyst, Anyone, Filters, store_of
+from signalering.web.deps import Analyst, Anyone, Filters, store_of
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -53,4 +54,5 @@ def api_post(request: Request, post_pk: int, session=Analyst) -> dict[str, Any]:
 
 @router.get("/aggregates")
 def api_aggregates(request: Request, session=Anyone) -> dict[str, Any]:  # noqa: B008
-    return review.aggregates(store_of(request))
+    """The campaign overview's counts (``signalering.campaign.overview``)."""
+    return overview(store_of(request))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from signalering.campaign import campaign_view, render_html
-from signalering.web.app import Anyone, store_of
+from signalering.web.deps import Anyone, store_of
 
 logger = logging.getLogger(__name__)
 

@@ -14,13 +14,10 @@ import logging
 from collections.abc import Iterable
 from typing import IO, Any, Literal
 
-from sqlalchemy import select
-
 from signalering import entities as entity_kinds
 from signalering.errors import InputError
 from signalering.post import Post
 from signalering.store import Store
-from signalering.store.models import Decision
 
 logger = logging.getLogger(__name__)
 
@@ -50,23 +47,13 @@ def csv_fields() -> tuple[str, ...]:
 
 
 def reviewed_labels(store: Store) -> dict[int, dict[str, Any]]:
-    """Post id -> its latest decision that settles a label (confirm: offer; correct: the label)."""
-    out: dict[int, dict[str, Any]] = {}
-    with store._session() as session:
-        for d in session.scalars(select(Decision).order_by(Decision.id)):
-            if d.action == "confirm":
-                label = "offer"
-            elif d.action == "correct" and d.label:
-                label = d.label
-            else:
-                continue
-            out[d.post_id] = {
-                "label": label,
-                "user": d.user,
-                "action": d.action,
-                "at": d.created_at.isoformat(),
-            }
-    return out
+    """Post id -> the review that settles its label (``label``, ``user``, ``action``, ``at``).
+
+    The store's one rule (``signalering.store.decisions``): the same one that decides which
+    posts are confirmed offers, so an export never calls a post an offer that the exemplar
+    bank has dropped.
+    """
+    return {pk: review.as_dict() for pk, review in store.reviews().items()}
 
 
 def annotation_record(post: Post, review: dict[str, Any]) -> dict[str, Any]:
@@ -102,9 +89,9 @@ def annotation_record(post: Post, review: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_annotations(store: Store, out: IO[str], *, user: str) -> int:
-    """Write every reviewed post as one annotation line to ``out``; returns how many.
+    """Write every reviewed post as one annotation line to ``out``, by id; returns how many.
 
-    Dismissed or escalated posts carry no label and are left out.
+    Escalated posts (and posts with no decision) carry no label and are left out.
     """
     reviews = reviewed_labels(store)
     written = 0
@@ -122,33 +109,18 @@ def export_annotations(store: Store, out: IO[str], *, user: str) -> int:
 def reviewed_records(store: Store) -> list[dict[str, Any]]:
     """Every reviewed post as a training record (``annotaties/`` format), oldest decision first.
 
-    A ``confirm`` makes the post an ``offer``, a ``correct`` gives its label; a ``dismiss``
-    (the analyst said "not an offer", not what it is) keeps the model's label when that is
-    not ``offer``, else makes it ``unrelated``; the latest of these decisions counts.
-    ``review`` keeps who decided and when, so evaluation can split by time.
+    The label is the one the store's rule settles: a ``confirm`` the confirmed label, a
+    ``correct`` its label, a ``dismiss`` the model's label when that is not ``offer``, else
+    ``unrelated``; the latest of these decisions counts. ``review`` keeps who decided and
+    when, so evaluation can split by time.
     """
-    reviews = reviewed_labels(store)
-    with store._session() as session:
-        for d in session.scalars(
-            select(Decision).where(Decision.action == "dismiss").order_by(Decision.id)
-        ):
-            if d.post_id not in reviews or reviews[d.post_id]["at"] < d.created_at.isoformat():
-                reviews[d.post_id] = {
-                    "label": "unrelated",
-                    "user": d.user,
-                    "action": d.action,
-                    "at": d.created_at.isoformat(),
-                }
+    reviews = store.reviews()
     out = []
-    for pk in sorted(reviews, key=lambda k: reviews[k]["at"]):
+    for pk in sorted(reviews, key=lambda k: reviews[k].decision_id):
         post = store.get(pk)
         if post is None or not post.text:
             continue
-        review = reviews[pk]
-        if review["action"] == "dismiss":
-            keep = post.label if post.label in ("request", "warning", "unrelated") else None
-            review = {**review, "label": keep or "unrelated"}
-        out.append(annotation_record(post, review))
+        out.append(annotation_record(post, reviews[pk].as_dict()))
     return out
 
 

@@ -11,14 +11,15 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from signalering import accounts, discover
+from signalering.campaign import overview
 from signalering.embed import DEFAULT_ENCODER
 from signalering.errors import InputError, SignaleringError
 from signalering.link.network import post_links
 from signalering.link.readability import unread_languages
-from signalering.store.models import DECISION_ACTIONS
+from signalering.store.decisions import DECISION_ACTIONS
 from signalering.store.retention import hold_of, lift_hold, place_hold
 from signalering.web import review
-from signalering.web.app import (
+from signalering.web.deps import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -307,7 +308,7 @@ def audit_page(request: Request, session=Admin, limit: int = 200) -> Response:  
 
 @router.get("/campaign", response_class=HTMLResponse)
 def campaign_page(request: Request, session=Anyone) -> Response:  # noqa: B008
-    data = review.aggregates(store_of(request))
+    data = overview(store_of(request))
     return HTMLResponse(render("campaign.html", **base_context(request, session), data=data))
 
 
