@@ -1202,7 +1202,9 @@ def report(
 
     settings = state.settings(database={"url": database_url})
     with Store.open(settings.database_url) as store:
-        data = aggregates(store, since=since, until=until)
+        data = aggregates(
+            store, since=since, until=until, text_chars=settings.limits.classify_chars
+        )
     written = write_report(data, output, format=format)  # type: ignore[arg-type]
     out_console.print(f"{data['posts']} posts → {', '.join(str(p) for p in written)}")
 

@@ -225,3 +225,46 @@ def test_the_report_command_writes_html_and_csv(campaign_corpus: CampaignCorpus,
     assert (tmp_path / "csv" / "claims.csv").is_file()
     result = runner.invoke(app, [*common, "--to", "2024-03-01", "-o", str(tmp_path / "x.html")])
     assert isinstance(result.exception, InputError)
+
+
+def test_claims_read_each_post_only_up_to_the_configured_cap(tmp_path: Path) -> None:
+    # A claim beyond `limits.classify_chars` is not read: the report's cost does not grow
+    # with what a stranger writes, and the cap is the one the configuration sets.
+    from typer.testing import CliRunner
+
+    from signalering.cli import app
+
+    posts = [
+        Post(
+            text="Boat to Italy this week. " + "x" * 300 + " children travel free",
+            label="offer",
+            lang="en",
+            posted_at="2024-03-05T10:00:00+00:00",
+            source="s",
+            post_id=str(i),
+        )
+        for i in range(3)
+    ]
+
+    def discount(data: dict) -> int:
+        return sum(r["posts"] for r in data["claims"] if r["claim"] == "group_discount")
+
+    assert discount(aggregates_from_posts(posts, themes=False)) == 3
+    assert discount(aggregates_from_posts(posts, themes=False, text_chars=100)) == 0
+
+    url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    with Store.open(url) as store:
+        store.save_posts(posts)
+    runner = CliRunner()
+    args = ["report", "--database-url", url, "--format", "csv"]
+
+    def cli_discount(env: dict[str, str], out: Path) -> int:
+        result = runner.invoke(app, [*args, "-o", str(out)], env=env)
+        assert result.exit_code == 0, result.output
+        with (out / "claims.csv").open(encoding="utf-8") as fh:
+            return sum(
+                int(r["posts"]) for r in csv.DictReader(fh) if r["claim"] == "group_discount"
+            )
+
+    assert cli_discount({}, tmp_path / "all") == 3
+    assert cli_discount({"SIGNALERING_LIMITS_CLASSIFY_CHARS": "100"}, tmp_path / "capped") == 0

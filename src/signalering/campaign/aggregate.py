@@ -69,9 +69,9 @@ class _Item(NamedTuple):
     normalised: str | None = None
 
 
-def _item(post: Post) -> _Item:
+def _item(post: Post, text_chars: int = TEXT_CHARS) -> _Item:
     return _Item(
-        post.text[:TEXT_CHARS],
+        post.text[:text_chars],
         post.lang,
         post.source,
         post.kind,
@@ -79,7 +79,7 @@ def _item(post: Post) -> _Item:
         _when(post),
         post.label,
         post.entities or {},
-        post.normalised.text[:TEXT_CHARS] if post.normalised is not None else None,
+        post.normalised.text[:text_chars] if post.normalised is not None else None,
     )
 
 
@@ -359,16 +359,18 @@ def aggregates_from_posts(
     theme_sample: int = 200,
     seed: int = 0,
     store: Store | None = None,
+    text_chars: int = TEXT_CHARS,
 ) -> dict[str, Any]:
     """The campaign aggregates of ``posts`` (labelled by the classifier) within the dates.
 
     A post's time is ``posted_at``, else ``fetched_at``; ``until`` as a date includes
     that day. Themes come from a seeded sample of ``theme_sample`` offers and requests.
+    Claims and themes read the first ``text_chars`` of each post (``limits.classify_chars``).
     """
     start, end = _bound(since, end=False), _bound(until, end=True)
     acc = _Accumulator(seed=seed, theme_sample=theme_sample)
     for post in posts:
-        item = post if isinstance(post, _Item) else _item(post)
+        item = post if isinstance(post, _Item) else _item(post, text_chars)
         when = item.when
         if when is not None and ((start and when < start) or (end and when >= end)):
             continue
@@ -436,21 +438,24 @@ def aggregates(
     themes: bool = True,
     theme_sample: int = 200,
     seed: int = 0,
+    text_chars: int = TEXT_CHARS,
 ) -> dict[str, Any]:
     """The campaign aggregates over the store's posts between ``since`` and ``until``.
 
     Counts stream over every post in the window (by each post's current score);
-    themes embed a seeded sample, cached in the store.
+    themes embed a seeded sample, cached in the store. Each post is read up to its first
+    ``text_chars`` characters (``limits.classify_chars``).
     """
     start, end = _bound(since, end=False), _bound(until, end=True)
     if start and end and start >= end:
         raise InputError(f"--from {since} is after --to {until} — swap the dates")
     return aggregates_from_posts(
-        (_Item(*p) for p in store.campaign_posts(start, end, text_chars=TEXT_CHARS)),
+        (_Item(*p) for p in store.campaign_posts(start, end, text_chars=text_chars)),
         since=start,
         until=end,
         themes=themes,
         theme_sample=theme_sample,
         seed=seed,
         store=store,
+        text_chars=text_chars,
     )

@@ -22,6 +22,7 @@ def campaign_view(
     until: date | datetime | str | None = None,
     plots: bool = True,
     themes: bool = True,
+    text_chars: int | None = None,
 ) -> dict[str, Any]:
     """Aggregates and scrubbed excerpts for the campaign page (plus inline SVG ``plots``).
 
@@ -29,7 +30,13 @@ def campaign_view(
     language names, claim and theme keywords, and excerpts passed through
     :func:`signalering.campaign.scrub.scrub`.
     """
-    data = aggregates(store, since=since, until=until, themes=themes)
+    data = aggregates(
+        store,
+        since=since,
+        until=until,
+        themes=themes,
+        **({"text_chars": text_chars} if text_chars else {}),
+    )
     if plots:
         data["plots"] = render_plots(data)
     return data

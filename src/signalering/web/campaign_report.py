@@ -32,7 +32,13 @@ def campaign_report_page(
     session=Anyone,  # noqa: B008
 ) -> Response:
     store = store_of(request)
-    data = campaign_view(store, since=since or None, until=until or None, plots=False)
+    data = campaign_view(
+        store,
+        since=since or None,
+        until=until or None,
+        plots=False,
+        text_chars=request.app.state.settings.limits.classify_chars,
+    )
     store.audit(
         session.account.name, "view.campaign_report", f"report:{since or ''}..{until or ''}"
     )
