@@ -27,7 +27,7 @@ _BATCH = 2000
 
 
 class CampaignPost(NamedTuple):
-    """What the campaign aggregates read of a stored post (lighter than a Post)."""
+    """What the campaign aggregates read of a post (lighter than a Post, for 100,000s of them)."""
 
     text: str
     lang: str | None
@@ -37,6 +37,7 @@ class CampaignPost(NamedTuple):
     when: datetime | None
     label: str | None
     entities: dict[str, list[dict[str, Any]]]
+    normalised: str | None = None  # set by callers that hold a normalised post
 
 
 class CampaignCounts(NamedTuple):
