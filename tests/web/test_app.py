@@ -465,12 +465,22 @@ def test_sources_page_shows_markup_drift_to_analysts_only(
 def test_sources_page_offers_candidates_to_analysts_and_adds_one_with_csrf_and_audit(
     review: Review, trained_model: Path, tmp_path: Path
 ) -> None:
+    from signalering import corpus
     from signalering.config import Settings
     from signalering.model.classifier import Classifier
     from signalering.pipeline import Stages
     from signalering.post import Post
 
-    offer = "Boat Libya to Italy leaving Friday, 3000 euro, guaranteed, whatsapp +218 92 000 7777"
+    # An English offer the model trained on (what it flags is not this test's subject) with
+    # no link of its own, so the candidates are the ones this test plants.
+    train, _ = corpus.family_split(corpus.load(), test_size=0.25, seed=0)
+    offer = next(
+        r["text"]
+        for r in train
+        if r["label"] == "offer"
+        and r["lang"] == "en"
+        and not any(k in r["text"].lower() for k in ("t.me", "http", "www.", "telegram.", ".com"))
+    )
     posts = [
         Post(
             text=offer,
