@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signalering.post import Post
-from signalering.store.models import Base, PostRow, utcnow
+from signalering.store.models import Base, PostRow, post_of, utcnow
 
 if TYPE_CHECKING:
     from signalering.store import Store
@@ -164,22 +164,7 @@ class RescoreQueries:
         extracted: set[int] = set()
         with self._session() as session:
             for row in session.execute(query):
-                extras = dict(row.extras or {})
-                truncated = bool(extras.pop("truncated", False)) or None
-                posts.append(
-                    Post(
-                        text=row.text,
-                        id=str(row.id),
-                        source=row.source,
-                        kind=row.kind,
-                        url=row.url,
-                        post_id=row.post_id,
-                        extras=extras,
-                        lang=row.lang,
-                        lang_confidence=row.lang_confidence,
-                        truncated=truncated,
-                    )
-                )
+                posts.append(post_of(row))
                 if row.extracted_at is not None:
                     extracted.add(row.id)
         return posts, extracted

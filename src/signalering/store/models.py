@@ -28,6 +28,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from signalering.post import Post
+
 # Named constraints keep migrations portable (SQLite batch mode needs names).
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -255,3 +257,24 @@ def all_models() -> MetaData:
         if not module.name.startswith("_") and module.name != "migrations":
             importlib.import_module(f"{package.__name__}.{module.name}")
     return Base.metadata
+
+
+def post_of(row: Any, **more: Any) -> Post:
+    """A Post from a stored row (a PostRow, or a select of its columns: text, id, source,
+    kind, url, post_id, extras, lang, lang_confidence); ``more`` adds fields. The crawler's
+    ``truncated`` marker moves from the extras to the post."""
+    extras = dict(row.extras or {})
+    truncated = bool(extras.pop("truncated", False)) or None
+    return Post(
+        text=row.text,
+        id=str(row.id),
+        source=row.source,
+        kind=row.kind,
+        url=row.url,
+        post_id=row.post_id,
+        extras=extras,
+        lang=row.lang,
+        lang_confidence=row.lang_confidence,
+        truncated=truncated,
+        **more,
+    )

@@ -52,6 +52,7 @@ from signalering.store.models import (
     PostVersion,
     Score,
     Source,
+    post_of,
     utcnow,
 )
 from signalering.store.review import ReviewQueries
@@ -699,23 +700,12 @@ class Store(
 
     @staticmethod
     def _to_post(row: PostRow, score: Score | None, entities: dict | None) -> Post:
-        extras = dict(row.extras or {})
-        truncated = bool(extras.pop("truncated", False)) or None
-        post = Post(
-            text=row.text,
-            id=str(row.id),
-            source=row.source,
-            kind=row.kind,
-            url=row.url,
-            post_id=row.post_id,
+        post = post_of(
+            row,
             author=row.author,
             posted_at=_iso(row.posted_at),
             fetched_at=_iso(row.fetched_at),
-            extras=extras,
-            lang=row.lang,
-            lang_confidence=row.lang_confidence,
             entities=entities,
-            truncated=truncated,
         )
         if score is not None:
             post = post.with_(
