@@ -1230,9 +1230,9 @@ def cluster(
     """
     from collections import Counter
 
+    from .embed import unread_languages
     from .jsonl import ReadReport, dumps, read_posts
     from .link import cluster_posts
-    from .link.readability import unread_languages
 
     report = ReadReport()
     limits = state.settings().limits

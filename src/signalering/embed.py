@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -368,6 +369,24 @@ def _read_backend(folder: Path, cls: type) -> Any:
 
 # Below this share of known word pieces a text's vector is not used (Tigrinya under
 # USE-m3: 0.19-0.35; every other corpus language >= 0.59).
+# Languages each encoder was measured not to read (``python -m signalering.link.readability``).
+READABILITY_FILE = Path(__file__).resolve().parent / "data" / "readability.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _readability_table() -> dict[str, Any]:
+    try:
+        return json.loads(READABILITY_FILE.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def unread_languages(encoder: str) -> frozenset[str]:
+    """Languages where ``encoder`` was measured not to separate ads (empty if unmeasured)."""
+    langs = (_readability_table().get("encoders") or {}).get(encoder, {}).get("languages") or {}
+    return frozenset(lang for lang, row in langs.items() if not row.get("readable", True))
+
+
 MIN_COVERAGE = 0.5
 
 
@@ -395,8 +414,6 @@ def readable(
     (``signalering.link.readability``)."""
     unread = low_coverage(texts, model)
     if langs is not None:
-        from .link.readability import unread_languages
-
         skip = unread_languages(model.name)
         if skip:
             unread = unread | np.array([lang in skip for lang in langs], dtype=bool)

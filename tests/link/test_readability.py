@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from signalering.link.readability import separation, unread_languages
+from signalering.embed import unread_languages
+from signalering.link.readability import separation
 
 
 def _records(lang: str, families: int, per: int = 2) -> list[dict]:

@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m signalering.link.quality``: B-cubed and the language-pair table."""
     import argparse
 
-    from .readability import unread_languages
+    from ..embed import unread_languages
 
     parser = argparse.ArgumentParser(description="Clustering quality on the corpus families")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="use-m3, st:<path> or none")

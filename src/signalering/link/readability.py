@@ -16,13 +16,13 @@ is not, posts in it get no embedding links and no embedding similarity
 (``embed.readable(..., langs=...)``); the fingerprint still links them.
 
 ``python -m signalering.link.readability [--encoder use-m3 ...]`` rewrites
-``signalering/data/readability.json`` and prints the table.
+``signalering/data/readability.json`` and prints the table; ``embed.unread_languages``
+reads it.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 from collections import defaultdict
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 
 from ..config import DEFAULT_ENCODER
+from ..embed import READABILITY_FILE
 
 logger = logging.getLogger(__name__)
 
-READABILITY_FILE = Path(__file__).resolve().parent.parent / "data" / "readability.json"
 MIN_MARGIN = 0.15
 MIN_AUC = 0.85
 
@@ -135,20 +135,6 @@ def measure(encoder: str, records: Sequence[dict[str, Any]] | None = None) -> di
         "posts_per_s": round(len(records) / seconds, 1),
         "languages": separation(records, vectors),
     }
-
-
-@functools.lru_cache(maxsize=1)
-def _table() -> dict[str, Any]:
-    try:
-        return json.loads(READABILITY_FILE.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-
-
-def unread_languages(encoder: str) -> frozenset[str]:
-    """Languages where ``encoder`` was measured not to separate ads (empty if unmeasured)."""
-    langs = (_table().get("encoders") or {}).get(encoder, {}).get("languages") or {}
-    return frozenset(lang for lang, row in langs.items() if not row.get("readable", True))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -12,10 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from signalering import accounts, discover
 from signalering.campaign import overview
-from signalering.embed import DEFAULT_ENCODER
+from signalering.embed import DEFAULT_ENCODER, unread_languages
 from signalering.errors import InputError, SignaleringError
 from signalering.link.network import post_links
-from signalering.link.readability import unread_languages
 from signalering.store.decisions import DECISION_ACTIONS
 from signalering.store.retention import hold_of, lift_hold, place_hold
 from signalering.web import review
