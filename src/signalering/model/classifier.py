@@ -5,7 +5,8 @@ The model is a scikit-learn ``Pipeline`` over *normalised* text
 cue slots from a multilingual lexicon (:mod:`signalering.cues`) and sentence
 embeddings, into a linear SVM whose probabilities are calibrated on
 family-grouped folds, so reposts of one ad never calibrate on themselves.
-Training takes a weight per record, so a few hundred real texts are not
+With embeddings, those probabilities are blended with a vote of the nearest
+labelled training texts (:mod:`signalering.model.neighbours`). Training takes a weight per record, so a few hundred real texts are not
 drowned by thousands of template posts. It is saved with skops (never a bare pickle)
 beside a JSON card of its metadata.
 
@@ -76,6 +77,7 @@ _TRUSTED_PREFIXES = (
     f"{__name__}.",
     f"{_OLD_MODULE}.",
     "signalering.cues.",
+    "signalering.model.neighbours.",
 )
 _WORD_RE = r"(?u)\b\w\w*\b"
 _WORD_TOKEN = re.compile(_WORD_RE)
@@ -135,8 +137,6 @@ def build_estimator(
     ]
     if features not in FEATURE_SETS:
         raise ModelError(f"unknown feature set '{features}' — use one of {', '.join(FEATURE_SETS)}")
-    if "embed" in features.split("+"):
-        parts.append(("embed", EmbeddingFeatures()))
     if "cues" in features.split("+"):
         from ..cues import CueFeatures
 
@@ -145,12 +145,17 @@ def build_estimator(
     # a linear SVM on character n-grams alone generalised best across ad
     # families; word n-grams memorised family-specific wording.
     linear = LinearSVC(C=1.0, random_state=random_state)
-    return Pipeline(
-        [
-            ("features", FeatureUnion(parts)),
-            ("clf", CalibratedClassifierCV(linear, method="sigmoid", cv=cv, ensemble=False)),
-        ]
-    )
+    calibrated = CalibratedClassifierCV(linear, method="sigmoid", cv=cv, ensemble=False)
+    if "embed" not in features.split("+"):
+        return Pipeline([("features", FeatureUnion(parts)), ("clf", calibrated)])
+    from ..embed import get_encoder
+    from .neighbours import NeighbourBlend
+
+    # Embeddings last: the neighbour vote reads them from the rows' last columns.
+    embed = EmbeddingFeatures()
+    parts.append(("embed", embed))
+    blend = NeighbourBlend(calibrated, dim=get_encoder(embed.encoder).dim)
+    return Pipeline([("features", FeatureUnion(parts)), ("clf", blend)])
 
 
 def grouped_folds(groups: Sequence[str], n_splits: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -444,6 +449,7 @@ class Classifier:
         """The linear model's coefficients, both vocabularies and the word block's offset."""
         if self._coef is None:
             clf = self.pipeline.named_steps["clf"]
+            clf = getattr(clf, "estimator_", clf)  # the linear model inside a NeighbourBlend
             coefs = [c.estimator.coef_ for c in clf.calibrated_classifiers_]
             self._coef = np.mean(coefs, axis=0)
             parts = dict(self.pipeline.named_steps["features"].transformer_list)

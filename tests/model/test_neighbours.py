@@ -1,0 +1,102 @@
+"""The nearest labelled texts' vote beside the linear model (``model.neighbours``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signalering import corpus
+from signalering.model import neighbours
+from signalering.model.classifier import Classifier
+from signalering.model.neighbours import NeighbourBlend
+from signalering.text import normalise
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Classifier, Path]:
+    """A model with embeddings (as the shipped one), trained on a slice of the templates."""
+    train, _ = corpus.family_split(corpus.load(), test_size=0.25, seed=0)
+    records = train[::4]
+    clf = Classifier.train(records, features="tfidf+embed+cues")
+    return clf, clf.save(tmp_path_factory.mktemp("neighbours") / "m")
+
+
+def _texts(*raw: str) -> list[str]:
+    return [normalise(t).text for t in raw]
+
+
+def test_a_model_with_embeddings_votes_with_its_neighbours(
+    embedded: tuple[Classifier, Path],
+) -> None:
+    clf, _ = embedded
+    blend = clf.pipeline.named_steps["clf"]
+    assert isinstance(blend, NeighbourBlend) and 0 < blend.alpha < 1
+    texts = _texts("Boat from Zuwara to Lampedusa, 3500 euro, whatsapp +218 91 234 5678")
+    features = clf.pipeline.named_steps["features"].transform(texts)
+    linear = blend.estimator_.predict_proba(features)
+    vote = blend.vote(features)
+    # Its nearest training texts are offers, and the vote moves the probability toward them.
+    assert clf.labels[int(np.argmax(vote[0]))] == "offer"
+    assert not np.allclose(clf.predict_proba(texts), linear)
+    assert np.allclose(clf.predict_proba(texts).sum(axis=1), 1.0)
+
+
+def test_the_blended_model_saves_loads_and_explains(
+    embedded: tuple[Classifier, Path],
+) -> None:
+    clf, folder = embedded
+    again = Classifier.load(folder)  # its type is trusted by the loader
+    texts = _texts("Schengen visa without appointment, bank statement and work contract, 3600 €")
+    assert np.allclose(again.predict_proba(texts), clf.predict_proba(texts))
+    (pred,) = again.predict([normalise(t) for t in texts], explain="all")
+    assert pred.evidence, "the linear part inside the blend still gives evidence spans"
+
+
+def test_a_text_equal_to_a_training_text_gets_its_label_from_the_vote_alone() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    labels = np.array(["offer", "warning"] * 20)
+
+    class Flat:  # a linear model that knows nothing: uniform probabilities
+        def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: object = None) -> Flat:
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict_proba(self, X: np.ndarray) -> np.ndarray:
+            return np.full((X.shape[0], len(self.classes_)), 1 / len(self.classes_))
+
+        def get_params(self, deep: bool = True) -> dict:
+            return {}
+
+        def set_params(self, **params: object) -> Flat:
+            return self
+
+    blend = NeighbourBlend(Flat(), dim=8, k=1, alpha=1.0).fit(vectors, labels)
+    assert list(blend.predict(vectors)) == list(labels)
+    # alpha 0 leaves the linear model's probabilities as they are.
+    blend.set_params(alpha=0.0)
+    assert np.allclose(blend.predict_proba(vectors), 0.5)
+
+
+def test_many_posts_are_compared_in_chunks_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(1)
+    train = rng.normal(size=(30, 4)).astype(np.float32)
+    blend = NeighbourBlend(None, dim=4, k=3)
+    blend.classes_ = np.array(["offer", "request", "unrelated", "warning"])
+    blend.vectors_ = neighbours._unit_rows(train)
+    blend.targets_ = np.arange(30, dtype=np.int16) % 3  # "warning" has no training text
+    posts = rng.normal(size=(25, 4)).astype(np.float32)
+    whole = blend.vote(posts)
+    monkeypatch.setattr(neighbours, "_CHUNK", 4)
+    assert np.allclose(blend.vote(posts), whole)
+    assert (whole[:, 3] == -1).all()  # a label without training texts never wins the vote
+
+
+def test_feature_rows_narrower_than_the_embedding_are_an_error() -> None:
+    blend = NeighbourBlend(None, dim=16)
+    with pytest.raises(ValueError, match="fewer than dim=16"):
+        blend.vote(np.zeros((2, 8), dtype=np.float32))
