@@ -56,11 +56,8 @@ def _bound(value: date | datetime | str | None, *, end: bool) -> datetime | None
     return value.astimezone(UTC)
 
 
-_Item = CampaignPost  # what the aggregates read of a post, stored or not
-
-
-def _item(post: Post, text_chars: int = TEXT_CHARS) -> _Item:
-    return _Item(
+def _item(post: Post, text_chars: int = TEXT_CHARS) -> CampaignPost:
+    return CampaignPost(
         post.text[:text_chars],
         post.lang,
         post.source,
@@ -106,7 +103,7 @@ class _Accumulator:
         self.seen: Counter[str] = Counter()
         self.examples: dict[str, list[tuple[str, str | None, tuple[str, ...]]]] = defaultdict(list)
 
-    def add(self, post: _Item) -> None:
+    def add(self, post: CampaignPost) -> None:
         label = post.label or UNSCORED
         lang = post.lang or "?"
         when = post.when
@@ -154,16 +151,16 @@ class _Accumulator:
             self._sample(label, post, claims if label in CLAIM_LABELS else None)
 
     @staticmethod
-    def _claims(post: _Item) -> tuple[str, ...]:
+    def _claims(post: CampaignPost) -> tuple[str, ...]:
         return tuple(
             detect_claims(post.text, normalised=post.normalised or normalise(post.text).text)
         )
 
     @staticmethod
-    def _authors(post: _Item) -> tuple[str, ...]:
+    def _authors(post: CampaignPost) -> tuple[str, ...]:
         return (post.author,) if post.author else ()
 
-    def _sample(self, label: str, post: _Item, claims: tuple[str, ...] | None) -> None:
+    def _sample(self, label: str, post: CampaignPost, claims: tuple[str, ...] | None) -> None:
         """Reservoir sampling: every post of ``label`` has the same chance, seeded.
 
         Claims of posts not counted for claims are found only when they enter the sample.
@@ -360,7 +357,7 @@ def aggregates_from_posts(
     start, end = _bound(since, end=False), _bound(until, end=True)
     acc = _Accumulator(seed=seed, theme_sample=theme_sample)
     for post in posts:
-        item = post if isinstance(post, _Item) else _item(post, text_chars)
+        item = post if isinstance(post, CampaignPost) else _item(post, text_chars)
         when = item.when
         if when is not None and ((start and when < start) or (end and when >= end)):
             continue
