@@ -84,6 +84,31 @@ def test_recall_at_precision_cuts_only_between_different_scores() -> None:
     assert realtext.recall_at_precision(truth, score, 0.6) == pytest.approx(1.0)
 
 
+def test_a_language_without_offers_reports_no_recall_rather_than_zero() -> None:
+    records = [
+        {"text": "boat to Italy 2000 euro", "lang": "en", "label": "offer"},
+        {"text": "the ferry leaves at 9", "lang": "en", "label": "unrelated"},
+        {"text": "د قاچاق وړونکو خبرداری", "lang": "ps", "label": "warning"},
+        {"text": "د سربیا پولیسو نن وویل", "lang": "ps", "label": "warning"},
+    ]
+    labels = realtext.LABELS
+    proba = np.zeros((4, len(labels)))
+    proba[:, labels.index("warning")] = 1.0
+    proba[0] = 0.0
+    proba[0, labels.index("offer")] = 1.0  # the English offer is flagged, nothing else
+    per_lang = realtext.metrics(records, proba, labels, 0.5)["per_language"]
+    en, ps = per_lang["en"], per_lang["ps"]
+    assert (en["offers"], en["flags"], ps["offers"], ps["flags"]) == (1, 1, 0, 0)
+    assert realtext.defined_prf(en["flagged"], en["offers"], en["flags"]) == [1.0, 1.0, 1.0]
+    # No offer and no flag in Pashto: nothing to measure, not a recall of 0.
+    assert realtext.defined_prf(ps["flagged"], ps["offers"], ps["flags"]) == ["–", "–", "–"]
+    # A false flag where there are no offers has a precision (0) and still no recall.
+    proba[2] = 0.0
+    proba[2, labels.index("offer")] = 1.0
+    ps = realtext.metrics(records, proba, labels, 0.5)["per_language"]["ps"]
+    assert realtext.defined_prf(ps["flagged"], ps["offers"], ps["flags"]) == [0.0, "–", "–"]
+
+
 # -- the analysts' loop -------------------------------------------------------
 # Hungarian is in neither corpus: offers of the Balkan route written in it are a kind the
 # model has never seen until analysts review some.

@@ -372,6 +372,8 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def _print_real_text(rt: dict[str, Any]) -> None:
+    from .realtext import defined_prf
+
     cv, only = rt["cv"], rt["templates_only"]
     out_console.print(
         f"Real texts: {rt['n']} texts from {rt['sources']} source groups, grouped CV by source "
@@ -388,10 +390,17 @@ def _print_real_text(rt: dict[str, Any]) -> None:
         ],
     )
     _table(
-        "Real texts: offer flagged, per language (keyword baseline beside)",
-        ["lang", "n", "offers", "P", "R", "F1", "keywords P", "keywords R", "keywords F1"],
+        "Real texts: offer flagged, per language (kw: keyword baseline; – where undefined)",
+        ["lang", "n", "offers", "flags", "P", "R", "F1", "kw P", "kw R", "kw F1"],
         [
-            [k, v["n"], v["offers"], *v["flagged"].values(), *v["baseline"].values()]
+            [
+                k,
+                v["n"],
+                v["offers"],
+                v.get("flags", ""),
+                *defined_prf(v["flagged"], v["offers"], v.get("flags")),
+                *defined_prf(v["baseline"], v["offers"], v.get("baseline_flags")),
+            ]
             for k, v in cv["per_language"].items()
         ],
     )

@@ -102,6 +102,8 @@ def metrics(
         per_lang[lang] = {
             "n": len(idx),
             "offers": int(truth[ix].sum()),
+            "flags": int(flagged[ix].sum()),
+            "baseline_flags": int(base[ix].sum()),
             "flagged": flag_prf(ix, flagged),
             "baseline": flag_prf(ix, base),
             "per_label": {lab: lm[lab] for lab in LABELS},
@@ -127,6 +129,22 @@ def metrics(
         },
         "_p_offer": p_offer,
     }
+
+
+def defined_prf(m: dict[str, float], offers: int, flags: int | None) -> list[float | str]:
+    """P, R, F1 of an offer flag, with "–" where a number is undefined, not a score of 0.
+
+    Precision needs a flag, recall an offer: in a language with no real offer a recall of
+    0.000 would read as "misses them all". F1 is defined where recall is (0 without flags).
+    Rows saved before the flag counts existed (``flags`` None) print as they were.
+    """
+    if flags is None:
+        return [m["precision"], m["recall"], m["f1"]]
+    return [
+        m["precision"] if flags else "–",
+        m["recall"] if offers else "–",
+        m["f1"] if offers else "–",
+    ]
 
 
 def _predict(clf: Classifier, records: Sequence[dict[str, Any]]) -> np.ndarray:

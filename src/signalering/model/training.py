@@ -429,17 +429,19 @@ def real_text_card(meta: dict[str, Any]) -> list[str]:
         lines.append(f"| {lab} | {_prf_cells(v)} | {v['support']} |")
     lines += [
         "",
-        "Per language, (b) (offer flagged; keyword baseline beside):",
+        "Per language, (b) (offer flagged; keyword baseline beside; – where a number is "
+        "undefined: no flag for precision, no offer for recall):",
         "",
-        "| lang | n | offers | P | R | F1 | baseline P | baseline R |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| lang | n | offers | flagged | P | R | F1 | baseline P | baseline R |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    from ..realtext import defined_prf
+
     for lang, v in cv["per_language"].items():
-        f, b = v["flagged"], v["baseline"]
-        lines.append(
-            f"| {lang} | {v['n']} | {v['offers']} | {_prf_cells(f)} "
-            f"| {b['precision']:.3f} | {b['recall']:.3f} |"
-        )
+        f = defined_prf(v["flagged"], v["offers"], v.get("flags"))
+        b = defined_prf(v["baseline"], v["offers"], v.get("baseline_flags"))
+        cells = " | ".join(f"{x:.3f}" if isinstance(x, float) else x for x in [*f, *b[:2]])
+        lines.append(f"| {lang} | {v['n']} | {v['offers']} | {v.get('flags', '')} | {cells} |")
     for key, v in cv.get("translated", {}).items():
         lines.append(
             f"\n{key.capitalize()} texts: offer P/R/F1 {_prf_cells(v).replace(' |', ',')}."
