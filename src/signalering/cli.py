@@ -397,9 +397,9 @@ def _print_real_text(rt: dict[str, Any]) -> None:
                 k,
                 v["n"],
                 v["offers"],
-                v.get("flags", ""),
-                *defined_prf(v["flagged"], v["offers"], v.get("flags")),
-                *defined_prf(v["baseline"], v["offers"], v.get("baseline_flags")),
+                v["flags"],
+                *defined_prf(v["flagged"], v["offers"], v["flags"]),
+                *defined_prf(v["baseline"], v["offers"], v["baseline_flags"]),
             ]
             for k, v in cv["per_language"].items()
         ],

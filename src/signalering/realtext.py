@@ -131,15 +131,12 @@ def metrics(
     }
 
 
-def defined_prf(m: dict[str, float], offers: int, flags: int | None) -> list[float | str]:
+def defined_prf(m: dict[str, float], offers: int, flags: int) -> list[float | str]:
     """P, R, F1 of an offer flag, with "–" where a number is undefined, not a score of 0.
 
     Precision needs a flag, recall an offer: in a language with no real offer a recall of
     0.000 would read as "misses them all". F1 is defined where recall is (0 without flags).
-    Rows saved before the flag counts existed (``flags`` None) print as they were.
     """
-    if flags is None:
-        return [m["precision"], m["recall"], m["f1"]]
     return [
         m["precision"] if flags else "–",
         m["recall"] if offers else "–",

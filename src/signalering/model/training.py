@@ -389,6 +389,8 @@ def _prf_cells(m: dict[str, float]) -> str:
 
 def real_text_card(meta: dict[str, Any]) -> list[str]:
     """The model card's first section: how the model does on texts that really appeared."""
+    from ..realtext import defined_prf
+
     rt = meta.get("real_text")
     if not rt:
         return [
@@ -435,13 +437,11 @@ def real_text_card(meta: dict[str, Any]) -> list[str]:
         "| lang | n | offers | flagged | P | R | F1 | baseline P | baseline R |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    from ..realtext import defined_prf
-
     for lang, v in cv["per_language"].items():
-        f = defined_prf(v["flagged"], v["offers"], v.get("flags"))
-        b = defined_prf(v["baseline"], v["offers"], v.get("baseline_flags"))
+        f = defined_prf(v["flagged"], v["offers"], v["flags"])
+        b = defined_prf(v["baseline"], v["offers"], v["baseline_flags"])
         cells = " | ".join(f"{x:.3f}" if isinstance(x, float) else x for x in [*f, *b[:2]])
-        lines.append(f"| {lang} | {v['n']} | {v['offers']} | {v.get('flags', '')} | {cells} |")
+        lines.append(f"| {lang} | {v['n']} | {v['offers']} | {v['flags']} | {cells} |")
     for key, v in cv.get("translated", {}).items():
         lines.append(
             f"\n{key.capitalize()} texts: offer P/R/F1 {_prf_cells(v).replace(' |', ',')}."
