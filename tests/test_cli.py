@@ -99,6 +99,20 @@ def test_unwritable_output_is_one_line_and_exit_2(trained_model: Path) -> None:
     assert err.startswith("error: cannot write /proc/forbidden/out.jsonl") and "\n" not in err
 
 
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_unreadable_input_is_one_line_and_exit_2(
+    trained_model: Path, tmp_path: Path, kind: str
+) -> None:
+    src = tmp_path / "posts.jsonl"
+    if kind == "directory":
+        src.mkdir()
+    result = run("classify", str(src), env={"SIGNALERING_MODEL_PATH": str(trained_model)})
+    assert result.returncode == 2
+    err = result.stderr.decode().strip()
+    assert err.startswith(f"error: input {'file ' if kind == 'missing' else ''}{src}"), err
+    assert "\n" not in err and "Traceback" not in err
+
+
 def test_unreachable_database_is_one_line_and_exit_2(trained_model: Path, tmp_path: Path) -> None:
     src = tmp_path / "posts.jsonl"
     src.write_text('{"text": "hello"}\n')

@@ -107,3 +107,21 @@ def test_the_profile_matrix_is_read_back_from_its_cache_unchanged(tmp_path) -> N
     assert again.langs == built.langs
     text = "Das Boot fährt heute Nacht nach Italien, Preis pro Person"
     assert np.array_equal(again.scores(text), built.scores(text))
+
+
+def test_a_first_run_builds_the_cache_without_a_warning_and_a_broken_one_warns(
+    tmp_path, caplog
+) -> None:
+    from signalering.language import _Profiles
+
+    with caplog.at_level("WARNING", logger="signalering.language"):
+        _Profiles(tmp_path)  # nothing cached yet: the normal first run
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    (index,) = tmp_path.glob("langdetect-profiles-*.json")
+    index.write_text("{not json", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="signalering.language"):
+        rebuilt = _Profiles(tmp_path)
+    assert any(
+        "ignoring unreadable language profile cache" in r.getMessage() for r in caplog.records
+    )
+    assert rebuilt.langs, "a broken cache is rebuilt, not fatal"

@@ -109,6 +109,10 @@ def _open_in(path: Path | None) -> Iterator[tuple[IO[bytes], str]]:
             yield fh, str(path)
     except FileNotFoundError as exc:
         raise SignaleringError(f"input file {path} not found") from exc
+    except IsADirectoryError as exc:
+        raise SignaleringError(f"input {path} is a directory, not a JSONL file") from exc
+    except PermissionError as exc:
+        raise SignaleringError(f"input file {path} cannot be read: permission denied") from exc
 
 
 @contextlib.contextmanager

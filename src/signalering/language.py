@@ -81,6 +81,8 @@ class _Profiles:
     # Building the matrix from langdetect's 55 JSON profiles costs 0.4 s CPU, a tenth of
     # a one-post classify; the result is kept as a memory-mapped .npy plus its index.
     def _read(self, matrix_file: Path, index_file: Path) -> bool:
+        if not (index_file.is_file() and matrix_file.is_file()):
+            return False  # not made yet: the first run builds it, nothing to warn about
         try:
             saved = json.loads(index_file.read_text(encoding="utf-8"))
             matrix = np.load(matrix_file, mmap_mode="r", allow_pickle=False)
