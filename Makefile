@@ -26,8 +26,8 @@ ifeq ($(wildcard models/default/model.tables.json),)
 endif
 
 # The default model and its similarity combiner are trained from annotaties/ (seeded,
-# about a minute).
-$(MODEL): $(STAMP) annotaties/corpus.jsonl
+# about two minutes): again whenever the templates, the real texts or the cue lexicon change.
+$(MODEL): $(STAMP) annotaties/corpus.jsonl annotaties/real/corpus.jsonl src/signalering/data/cues.yaml
 	$(BIN)/signalering --quiet train
 
 install: $(STAMP) $(MODEL)
