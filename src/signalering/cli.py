@@ -489,6 +489,17 @@ def _print_evaluation(r: dict[str, Any]) -> None:
             for k, v in r["per_language"].items()
         ],
     )
+    chat = r.get("everyday_chat")
+    if chat:
+        out_console.print(
+            f"Everyday group chat: {chat['flagged']} of {chat['n']} messages flagged "
+            f"({chat['languages']} languages, kept out of training); highest P(offer) "
+            f"{chat['max_p_offer']:.2f}"
+        )
+        for ex in chat["examples"]:
+            out_console.print(
+                f"  {ex['lang']} {ex['text']!r}: P(offer) {ex['p_offer']:.2f}", markup=False
+            )
     labels = r["confusion"]["labels"]
     _table(
         "Confusion (rows: true, columns: predicted)",

@@ -19,7 +19,7 @@ import numpy as np
 from . import corpus
 from .config import SimilaritySettings
 from .model.classifier import Classifier, Features
-from .model.metrics import compare_with_baseline, evaluate_classifier
+from .model.metrics import chat_false_flags, compare_with_baseline, evaluate_classifier
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ def run_evaluation(
     }
     if progress:
         progress("language identification and entity extraction")
+    result["everyday_chat"] = chat_false_flags(clf)
     result["language_id"] = language.evaluate(records)
     result["entities"] = extract.evaluate(records)
     result["similarity"] = similarity_comparison(

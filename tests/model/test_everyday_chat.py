@@ -3,33 +3,26 @@
 A crawl of a public group brings far more "salam", "ok" and "good night everyone" than ads.
 Before the everyday-chat templates (annotaties/templates/*: ``*-unrelated-chat-*``), the
 shipped model flagged 17 of these 58 messages as offers: short texts had only short real
-offers to resemble. The messages here are written for this test and kept out of annotaties/.
+offers to resemble. The messages (``signalering/data/everyday_chat.tsv``) are written as a
+check and kept out of annotaties/.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from signalering import corpus
 from signalering.model.classifier import Classifier
+from signalering.model.metrics import chat_false_flags, everyday_chat
 from signalering.text import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAT = Path(__file__).resolve().parents[1] / "fixtures" / "text" / "everyday_chat.tsv"
 SHIPPED = ROOT / "models" / "default"  # trained by `make install`, which `make test` runs first
 
 
-def _chat() -> list[tuple[str, str]]:
-    rows = []
-    for line in CHAT.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            lang, text = line.split("\t", 1)
-            rows.append((lang, text))
-    return rows
-
-
 def test_the_chat_messages_are_held_out_and_span_every_template_language() -> None:
-    rows = _chat()
+    rows = everyday_chat()
     seen = {normalise(r["text"]).text.casefold() for r in corpus.load()}
     seen |= {normalise(r["text"]).text.casefold() for r in corpus.load_real()}
     assert not [t for _, t in rows if normalise(t).text.casefold() in seen]
@@ -40,12 +33,22 @@ def test_the_chat_messages_are_held_out_and_span_every_template_language() -> No
 def test_everyday_chat_is_not_flagged_by_the_shipped_model() -> None:
     # The model users get (`make install` trains it); the suite's quick TF-IDF-only model
     # sees no real texts and no embeddings, and is not what reaches an analyst.
+    chat = chat_false_flags(Classifier.load(SHIPPED))
+    assert chat["n"] == len(everyday_chat()) >= 50
+    assert chat["flagged"] == 0, chat["examples"]
+    assert chat["max_p_offer"] < 0.5
+
+
+def test_the_card_reports_what_the_model_flags_of_the_chat(tmp_path: Path) -> None:
     clf = Classifier.load(SHIPPED)
-    rows = _chat()
-    predictions = clf.predict([normalise(t) for _, t in rows], explain="none")
-    flagged = [
-        (lang, text, round(p.scores["offer"], 2))
-        for (lang, text), p in zip(rows, predictions, strict=True)
-        if p.flagged
+    measured = chat_false_flags(clf)
+    assert json.loads((SHIPPED / "model.json").read_text())["everyday_chat"] == measured
+    card = (SHIPPED / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"Flagged {measured['flagged']} of {measured['n']} everyday chat messages" in card
+    # A message the model does flag is named in the result, with its score.
+    extra = [
+        ("en", "Boat to Italy tomorrow night, 3000 euro, guaranteed, whatsapp +218 91 234 5678")
     ]
-    assert not flagged, f"{len(flagged)} of {len(rows)} everyday messages flagged: {flagged}"
+    flagged = chat_false_flags(clf, [*everyday_chat(), *extra])
+    assert flagged["flagged"] == 1 and flagged["examples"][0]["text"] == extra[0][1]
+    assert flagged["max_p_offer"] >= 0.5

@@ -22,6 +22,9 @@ from ..text import normalise
 from .classifier import Classifier, fold_case
 
 KEYWORDS_FILE = PROJECT_ROOT / "annotaties" / "lexicons" / "offer_keywords.yaml"
+# Greetings, thanks and "ok" in every template language, kept out of training: most of what a
+# public group's stream holds, and none of it should reach the review queue.
+EVERYDAY_CHAT_FILE = Path(__file__).resolve().parents[1] / "data" / "everyday_chat.tsv"
 
 
 # -- typed results ---------------------------------------------------------------
@@ -249,4 +252,34 @@ def compare_with_baseline(test: Sequence[dict[str, Any]], p_offer: np.ndarray) -
         "baseline": b,
         "model_at_baseline_recall": {"precision": model_p, "recall": model_r},
         "precision_gain_points": round(100 * (model_p - b["precision"]), 1),
+    }
+
+
+def everyday_chat(path: Path = EVERYDAY_CHAT_FILE) -> list[tuple[str, str]]:
+    """``(lang, text)`` of the everyday-chat check (tab-separated, ``#`` comments)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            lang, text = line.split("\t", 1)
+            rows.append((lang, text))
+    return rows
+
+
+def chat_false_flags(
+    clf: Classifier, rows: Sequence[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """How many everyday-chat messages ``clf`` flags as offers, and its highest P(offer) on them."""
+    rows = list(rows if rows is not None else everyday_chat())
+    predictions = clf.predict([normalise(text) for _, text in rows], explain="none")
+    flagged = [
+        {"lang": lang, "text": text, "p_offer": round(p.scores["offer"], 3)}
+        for (lang, text), p in zip(rows, predictions, strict=True)
+        if p.flagged
+    ]
+    return {
+        "n": len(rows),
+        "languages": len({lang for lang, _ in rows}),
+        "flagged": len(flagged),
+        "max_p_offer": round(max((p.scores["offer"] for p in predictions), default=0.0), 3),
+        "examples": flagged[:10],
     }

@@ -23,6 +23,7 @@ from ..config import DEFAULT_ENCODER, SimilaritySettings
 from .classifier import Classifier, Features
 from .metrics import (
     EvaluationReport,
+    chat_false_flags,
     compare_with_baseline,
     evaluate_classifier,
 )
@@ -169,6 +170,7 @@ def train_model(
             "corpus": str(corpus_path or corpus.DEFAULT_PATH),
             "selection": {name: s.to_dict() for name, s in selection.items()},
             "metrics": best_metrics.to_dict(),
+            "everyday_chat": chat_false_flags(best),
         }
     )
     if real:
@@ -338,6 +340,7 @@ def model_card(
         lines.append(
             f"| {lang} | {v.n} | {v.offers} | {o.precision:.3f} | {o.recall:.3f} | {o.f1:.3f} | {v.macro_f1:.3f} |"
         )
+    lines += everyday_chat_card(meta.get("everyday_chat"))
     lines += [
         "",
         "## The `flagged` threshold: precision against recall",
@@ -381,6 +384,23 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def everyday_chat_card(chat: dict[str, Any] | None) -> list[str]:
+    """The card's lines on everyday group chat flagged as offers."""
+    if not chat:
+        return []
+    lines = [
+        "",
+        "## Everyday group chat",
+        f"Flagged {chat['flagged']} of {chat['n']} everyday chat messages in {chat['languages']} "
+        'languages (greetings, thanks, "ok", good night; `src/signalering/data/everyday_chat.tsv`, '
+        f"kept out of training); highest P(offer) {chat['max_p_offer']:.2f}. Most of a public "
+        "group's stream is such chat: each one flagged here is many in the review queue.",
+    ]
+    for ex in chat["examples"]:
+        lines.append(f"- `{ex['lang']}` {ex['text']!r}: P(offer) {ex['p_offer']:.2f}")
+    return lines
 
 
 def _prf_cells(m: dict[str, float]) -> str:
