@@ -23,11 +23,10 @@ SHIPPED = ROOT / "models" / "default"  # trained by `make install`, which `make 
 
 def test_the_chat_messages_are_held_out_and_span_every_template_language() -> None:
     rows = everyday_chat()
-    seen = {normalise(r["text"]).text.casefold() for r in corpus.load()}
-    seen |= {normalise(r["text"]).text.casefold() for r in corpus.load_real()}
+    templates = corpus.load()
+    seen = {normalise(r["text"]).text.casefold() for r in [*templates, *corpus.load_real()]}
     assert not [t for _, t in rows if normalise(t).text.casefold() in seen]
-    template_langs = {r["lang"] for r in corpus.load()}
-    assert template_langs <= {lang for lang, _ in rows}
+    assert {r["lang"] for r in templates} <= {lang for lang, _ in rows}
 
 
 def test_everyday_chat_is_not_flagged_by_the_shipped_model() -> None:
@@ -39,7 +38,7 @@ def test_everyday_chat_is_not_flagged_by_the_shipped_model() -> None:
     assert chat["max_p_offer"] < 0.5
 
 
-def test_the_card_reports_what_the_model_flags_of_the_chat(tmp_path: Path) -> None:
+def test_the_card_reports_what_the_model_flags_of_the_chat() -> None:
     clf = Classifier.load(SHIPPED)
     measured = chat_false_flags(clf)
     assert json.loads((SHIPPED / "model.json").read_text())["everyday_chat"] == measured
