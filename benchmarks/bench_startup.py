@@ -1,6 +1,6 @@
 """Cold start, each in a fresh process: `signalering classify` on one post, loading the
-model alone (``Classifier.load`` after the imports), and `signalering serve` until its
-/login page answers.
+model alone (``Classifier.load`` after the imports: its arrays, model.arrays.npz, when
+it has them), and `signalering serve` until its /login page answers.
 
 One warm-up run fills the OS file cache and the exemplar embedding cache; then
 ``SIGNALERING_BENCH_STARTUP_RUNS`` (5) runs are timed. ``seconds`` is the median wall
@@ -35,8 +35,7 @@ RUNS = int(os.environ.get("SIGNALERING_BENCH_STARTUP_RUNS", "5"))
 CLI = Path(sys.executable).with_name("signalering")
 _LOAD_ONLY = """
 import json, sys, time
-import skops.io  # the imports are not the load
-from signalering.model.classifier import Classifier
+from signalering.model.classifier import Classifier  # the imports are not the load
 wall, cpu = time.perf_counter(), time.process_time()
 Classifier.load(sys.argv[1])
 print(json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}))

@@ -14,8 +14,6 @@ evidence an analyst can read ("cue: guarantee '100% guaranteed'").
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -26,7 +24,7 @@ import yaml
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .errors import ConfigError
-from .lexicon import cue_regex
+from .lexicon import cue_counts, cue_matches, cue_regex
 
 DEFAULT_CUES = "cues.yaml"
 SIDES = ("offer", "request", "warning", "unrelated")
@@ -58,16 +56,13 @@ def load_lexicon(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
     return out
 
 
-@functools.lru_cache(maxsize=16)
-def _compiled(cues: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(cue_regex(list(cues)))
-
-
 class CueFeatures(TransformerMixin, BaseEstimator):
     """Per slot: has a cue (0/1) and log(1 + cue count), on normalised text.
 
     ``fit`` copies the lexicon into the model (``slots_``, ``cues_``), so a saved model
-    keeps matching the cues it was trained with whatever later happens to the file.
+    keeps matching the cues it was trained with whatever later happens to the file, and
+    each slot's pattern (``patterns_``): building them normalises every cue (~3,000,
+    0.13 s), which a loaded model would otherwise repeat on every start.
     """
 
     def __init__(self, lexicon: str | None = None, weight: float = 1.0) -> None:
@@ -80,30 +75,21 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         self.sides_ = [lex[s]["side"] for s in self.slots_]
         self.labels_ = [lex[s]["label"] for s in self.slots_]
         self.cues_ = [list(lex[s]["cues"]) for s in self.slots_]
+        self.patterns_ = [cue_regex(c) for c in self.cues_]
         return self
 
-    def _patterns(self) -> list[re.Pattern[str]]:
-        return [_compiled(tuple(c)) for c in self.cues_]
+    def patterns(self) -> list[str]:
+        """Each slot's pattern (a model saved before ``patterns_`` existed builds them)."""
+        if getattr(self, "patterns_", None) is None:
+            self.patterns_ = [cue_regex(c) for c in self.cues_]
+        return list(self.patterns_)
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
-        patterns = self._patterns()
-        out = np.zeros((len(X), 2 * len(patterns)), dtype=np.float32)
-        for i, text in enumerate(X):
-            for j, pat in enumerate(patterns):
-                n = sum(1 for _ in pat.finditer(text))
-                if n:
-                    out[i, 2 * j] = 1.0
-                    out[i, 2 * j + 1] = np.log1p(n)
-        return out * self.weight
+        return cue_counts(self.patterns(), X, self.weight)
 
     def matches(self, text: str) -> list[tuple[str, int, int, str]]:
         """``(slot, start, end, cue text)`` of each cue in normalised ``text``, in text order."""
-        found = []
-        for slot, pat in zip(self.slots_, self._patterns(), strict=True):
-            for m in pat.finditer(text):
-                if m.end() > m.start():
-                    found.append((slot, m.start(), m.end(), m.group()))
-        return sorted(found, key=lambda f: (f[1], f[2]))
+        return cue_matches(self.slots_, self.patterns(), text)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"cue_{s}{suffix}" for s in self.slots_ for suffix in ("", "_log")]

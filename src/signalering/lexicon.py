@@ -13,7 +13,11 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
+
+import numpy as np
 
 from .text import normalise
 
@@ -53,3 +57,38 @@ def cue_regex(cues: list[str]) -> str:
     if free:
         parts.append(_trie_regex(free))
     return "|".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def compiled(pattern: str) -> re.Pattern[str]:
+    """``re.compile`` of a cue pattern, once per process."""
+    return re.compile(pattern)
+
+
+def cue_counts(patterns: Sequence[str], texts: Sequence[str], weight: float = 1.0) -> np.ndarray:
+    """Per text and pattern: has a match (0/1) and log(1 + matches), times ``weight``.
+
+    The cue block of the classifier's features (``signalering.cues.CueFeatures``), shared
+    with the model's array form (``signalering.model.arrays``).
+    """
+    regexes = [compiled(p) for p in patterns]
+    out = np.zeros((len(texts), 2 * len(regexes)), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for j, pat in enumerate(regexes):
+            n = sum(1 for _ in pat.finditer(text))
+            if n:
+                out[i, 2 * j] = 1.0
+                out[i, 2 * j + 1] = np.log1p(n)
+    return out * weight
+
+
+def cue_matches(
+    slots: Sequence[str], patterns: Sequence[str], text: str
+) -> list[tuple[str, int, int, str]]:
+    """``(slot, start, end, cue text)`` of each cue in normalised ``text``, in text order."""
+    found = []
+    for slot, pattern in zip(slots, patterns, strict=True):
+        for m in compiled(pattern).finditer(text):
+            if m.end() > m.start():
+                found.append((slot, m.start(), m.end(), m.group()))
+    return sorted(found, key=lambda f: (f[1], f[2]))

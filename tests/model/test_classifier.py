@@ -17,6 +17,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from signalering import corpus
 from signalering.errors import ModelError
+from signalering.model.arrays import ARRAYS_FILE
 from signalering.model.classifier import MODEL_FORMAT, TABLES_FILE, Classifier
 from signalering.model.metrics import evaluate_classifier
 from signalering.text import normalise
@@ -183,16 +184,18 @@ def test_any_estimators_large_dicts_round_trip_not_only_the_char_vectoriser(
 
 def test_a_model_saved_in_the_old_format_says_to_retrain(model: Classifier, tmp_path: Path) -> None:
     folder = model.save(tmp_path / "old")
-    # Format 1 (before the tables file): everything, vocabulary included, in model.skops.
+    # Format 1 (before the tables file): everything, vocabulary included, in model.skops,
+    # and no array form either.
     sio.dump(model.pipeline, folder / "model.skops")
     (folder / TABLES_FILE).unlink()
+    (folder / ARRAYS_FILE).unlink()
     with pytest.raises(ModelError, match=r"no model.tables.json .*run `signalering train") as exc:
         Classifier.load(folder)
     assert "\n" not in str(exc.value)
     future = model.save(tmp_path / "future")
     (future / TABLES_FILE).write_text(json.dumps({"format": MODEL_FORMAT + 1, "tables": []}))
     with pytest.raises(ModelError, match="signalering train"):
-        Classifier.load(future)
+        Classifier.load(future).pipeline  # noqa: B018 (reading the pipeline is the test)
 
 
 def test_a_tables_file_that_does_not_match_the_model_is_refused(
@@ -201,9 +204,13 @@ def test_a_tables_file_that_does_not_match_the_model_is_refused(
     folder = model.save(tmp_path / "m")
     saved = json.loads((folder / TABLES_FILE).read_text(encoding="utf-8"))
     (folder / TABLES_FILE).write_text(json.dumps({**saved, "tables": []}), encoding="utf-8")
+    # The arrays predict without the tables; reading the pipeline finds them wrong.
     with pytest.raises(ModelError, match="unreadable"):
-        Classifier.load(folder)
+        Classifier.load(folder).pipeline  # noqa: B018
     (folder / TABLES_FILE).write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="unreadable"):
+        Classifier.load(folder).pipeline  # noqa: B018
+    (folder / ARRAYS_FILE).unlink()
     with pytest.raises(ModelError, match="unreadable"):
         Classifier.load(folder)
 
@@ -216,6 +223,7 @@ def test_an_old_format_model_is_one_line_from_the_cli(model: Classifier, tmp_pat
     shutil.rmtree(folder, ignore_errors=True)
     model.save(folder)
     (folder / TABLES_FILE).unlink()
+    (folder / ARRAYS_FILE).unlink()  # format 1 had no array form either
     result = subprocess.run(
         [str(Path(sys.executable).with_name("signalering")), "classify", "--model", str(folder)],
         input=b'{"text": "boat to Lampedusa"}\n',
@@ -237,11 +245,12 @@ def test_loading_a_model_leaves_torch_unimported_and_skops_trusting_the_same(
     trained_model: Path,
 ) -> None:
     # skops' trusted-type list imports every scikit-learn package, one of which imports
-    # torch (seconds of a classify start); the load hides torch, which must not change
-    # what skops trusts, and torch must still import afterwards.
+    # torch (seconds of a start); reading the pipeline (which classify skips, training and
+    # the combiner do not) hides torch, which must not change what skops trusts, and
+    # torch must still import afterwards.
     hidden = (
         "import json, sys; from signalering.model.classifier import Classifier; "
-        f"Classifier.load({str(trained_model)!r}); "
+        f"Classifier.load({str(trained_model)!r}).pipeline; "
         + _TRUSTED_NAMES
         + "had = 'torch' in sys.modules; "
         "import torch; print(json.dumps([had, torch.ones(2).sum().item(), names]))"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from signalering import corpus
-from signalering.model import neighbours
+from signalering.model import arrays
 from signalering.model.classifier import Classifier
 from signalering.model.neighbours import NeighbourBlend
 from signalering.text import normalise
@@ -87,11 +87,11 @@ def test_many_posts_are_compared_in_chunks_with_the_same_result(
     train = rng.normal(size=(30, 4)).astype(np.float32)
     blend = NeighbourBlend(None, dim=4, k=3)
     blend.classes_ = np.array(["offer", "request", "unrelated", "warning"])
-    blend.vectors_ = neighbours._unit_rows(train)
+    blend.vectors_ = arrays.unit_rows(train)
     blend.targets_ = np.arange(30, dtype=np.int16) % 3  # "warning" has no training text
     posts = rng.normal(size=(25, 4)).astype(np.float32)
     whole = blend.vote(posts)
-    monkeypatch.setattr(neighbours, "_CHUNK", 4)
+    monkeypatch.setattr(arrays, "_CHUNK", 4)
     assert np.allclose(blend.vote(posts), whole)
     assert (whole[:, 3] == -1).all()  # a label without training texts never wins the vote
 

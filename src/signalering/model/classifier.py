@@ -8,7 +8,8 @@ family-grouped folds, so reposts of one ad never calibrate on themselves.
 With embeddings, those probabilities are blended with a vote of the nearest
 labelled training texts (:mod:`signalering.model.neighbours`). Training takes a weight per record, so a few hundred real texts are not
 drowned by thousands of template posts. It is saved with skops (never a bare pickle)
-beside a JSON card of its metadata.
+beside a JSON card of its metadata, and as plain arrays (:mod:`signalering.model.arrays`)
+that ``classify`` predicts from without importing scikit-learn.
 
 Each prediction carries evidence: the spans of the *original* text whose
 n-grams pushed the predicted label's score up most, and the cues it matched.
@@ -27,25 +28,24 @@ import platform
 import re
 import sys
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
 
 from .. import LABELS, __version__
 from ..config import DEFAULT_ENCODER
 from ..errors import ModelError
 from ..evidence import Span
 from ..text import Normalised, normalise
+from .arrays import ARRAYS_FILE, ModelArrays
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -94,32 +94,57 @@ def fold_case(text: str) -> str:
     return "".join(c if len(lc := c.lower()) != 1 else lc for c in text)
 
 
-class EmbeddingFeatures(TransformerMixin, BaseEstimator):
-    """Sentence embeddings as features, for use inside a ``FeatureUnion``."""
+def __getattr__(name: str) -> Any:
+    # EmbeddingFeatures subclasses scikit-learn's base classes, so it is defined on first
+    # use: importing this module (every ``classify``) must not import scikit-learn.
+    if name == "EmbeddingFeatures":
+        return _embedding_features()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, weight: float = 1.0) -> None:
-        self.encoder = encoder
-        self.weight = weight
 
-    def fit(self, X: Sequence[str], y: Any = None) -> EmbeddingFeatures:
-        from ..embed import get_encoder
+def _embedding_features() -> type:
+    """The ``EmbeddingFeatures`` class, defined (once) on first use."""
+    defined = globals().get("EmbeddingFeatures")
+    if defined is not None:
+        return defined
+    from sklearn.base import BaseEstimator, TransformerMixin
 
-        self.dim_ = get_encoder(self.encoder).dim
-        return self
+    class EmbeddingFeatures(TransformerMixin, BaseEstimator):
+        """Sentence embeddings as features, for use inside a ``FeatureUnion``."""
 
-    def transform(self, X: Sequence[str]) -> np.ndarray:
-        from ..embed import encode
+        def __init__(self, encoder: str = DEFAULT_ENCODER, weight: float = 1.0) -> None:
+            self.encoder = encoder
+            self.weight = weight
 
-        return encode(list(X), encoder=self.encoder) * self.weight
+        def fit(self, X: Sequence[str], y: Any = None) -> EmbeddingFeatures:  # noqa: F821
+            from ..embed import get_encoder
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.array([f"embed_{i}" for i in range(self.dim_)], dtype=object)
+            self.dim_ = get_encoder(self.encoder).dim
+            return self
+
+        def transform(self, X: Sequence[str]) -> np.ndarray:
+            from ..embed import encode
+
+            return encode(list(X), encoder=self.encoder) * self.weight
+
+        def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+            return np.array([f"embed_{i}" for i in range(self.dim_)], dtype=object)
+
+    # Saved models name the class by module and name: the same as a top-level class.
+    EmbeddingFeatures.__qualname__ = "EmbeddingFeatures"
+    globals()["EmbeddingFeatures"] = EmbeddingFeatures
+    return EmbeddingFeatures
 
 
 def build_estimator(
     features: Features = "tfidf", *, random_state: int = 0, cv: Any = 3
 ) -> Pipeline:
     """The untrained pipeline for a feature set (text in, calibrated probabilities out)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
     parts: list[tuple[str, Any]] = [
         (
             "char",
@@ -152,7 +177,7 @@ def build_estimator(
     from .neighbours import NeighbourBlend
 
     # Embeddings last: the neighbour vote reads them from the rows' last columns.
-    embed = EmbeddingFeatures()
+    embed = _embedding_features()()
     parts.append(("embed", embed))
     blend = NeighbourBlend(calibrated, dim=get_encoder(embed.encoder).dim)
     return Pipeline([("features", FeatureUnion(parts)), ("clf", blend)])
@@ -160,6 +185,8 @@ def build_estimator(
 
 def grouped_folds(groups: Sequence[str], n_splits: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
     """Calibration folds that keep every family on one side."""
+    from sklearn.model_selection import GroupKFold
+
     n_splits = min(n_splits, len(set(groups)))
     idx = np.arange(len(groups))
     return list(GroupKFold(n_splits=n_splits).split(idx, groups=list(groups)))
@@ -184,17 +211,43 @@ class Prediction:
 class Classifier:
     """A trained pipeline plus what is needed to use and explain it."""
 
-    def __init__(self, pipeline: Pipeline, meta: dict[str, Any], threshold: float = 0.5) -> None:
-        self.pipeline = pipeline
+    def __init__(
+        self,
+        pipeline: Pipeline | None,
+        meta: dict[str, Any],
+        threshold: float = 0.5,
+        *,
+        arrays: ModelArrays | None = None,
+        loader: Callable[[], Pipeline] | None = None,
+    ) -> None:
+        """``pipeline``, or (a loaded model) its ``arrays`` and a ``loader`` that reads the
+        pipeline when something needs it (``signalering.model.arrays``)."""
+        if pipeline is None and (arrays is None or loader is None):
+            raise ValueError("a Classifier needs its pipeline, or its arrays and a loader")
+        self._pipeline = pipeline
+        self._loader = loader
+        self.arrays = arrays
         self.meta = meta
         self.threshold = threshold
-        self.labels: list[str] = [str(c) for c in pipeline.named_steps["clf"].classes_]
+        self.labels: list[str] = (
+            list(arrays.labels)
+            if arrays is not None
+            else [str(c) for c in pipeline.named_steps["clf"].classes_]  # type: ignore[union-attr]
+        )
         self._coef: np.ndarray | None = None
         self._vocab: tuple[dict[str, int], dict[str, int], int] | None = None
         # Per folded word: its n-grams' feature ids as the vectoriser counts them, and
         # its explanation hits; posts repeat words, so most are looked up, not slid over.
         self._words: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._ngram_range: tuple[int, int] | None = None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The scikit-learn pipeline (a model loaded from its arrays reads it on first use)."""
+        if self._pipeline is None:
+            assert self._loader is not None
+            self._pipeline = self._loader()
+        return self._pipeline
 
     @property
     def version(self) -> str:
@@ -245,7 +298,8 @@ class Classifier:
 
     # -- persistence ---------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
-        """Write model.skops, its tables (model.tables.json) and model.json to ``folder``."""
+        """Write model.skops, its tables (model.tables.json), its arrays (model.arrays.npz,
+        what ``classify`` reads) and model.json to ``folder``."""
         sio = _skops_io()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -258,13 +312,21 @@ class Classifier:
             json.dumps({"format": MODEL_FORMAT, "tables": tables}, separators=(",", ":")) + "\n",
             encoding="utf-8",
         )
+        arrays = ModelArrays.from_pipeline(self.pipeline, self.version)
+        if arrays is None:
+            (folder / ARRAYS_FILE).unlink(missing_ok=True)
+        else:
+            arrays.save(folder)
         (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n")
         return folder
 
     @classmethod
     def load(cls, folder: str | Path, *, threshold: float = 0.5) -> Classifier:
-        """Load a saved model; refuses any type outside scikit-learn/numpy and our own."""
-        sio = _skops_io()
+        """Load a saved model; refuses any type outside scikit-learn/numpy and our own.
+
+        Predictions come from the model's arrays (model.arrays.npz) when it has them; the
+        scikit-learn pipeline is then read (and audited) only when something needs it.
+        """
         folder = Path(folder)
         file = folder / MODEL_FILE
         if not file.is_file():
@@ -273,39 +335,25 @@ class Classifier:
                 "(`make install` trains the default one), or set model.path / --model to a "
                 "trained model's folder"
             )
-        untrusted = sio.get_untrusted_types(file=file)
-        unknown = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
-        if unknown:
-            raise ModelError(f"model {file} contains untrusted types {unknown}; refusing to load")
-        tables_file = folder / TABLES_FILE
-        if not tables_file.is_file():
-            raise ModelError(
-                f"model {folder} has no {TABLES_FILE} (saved by an older signalering, or "
-                f"copied incompletely) — run `signalering train -o {folder}` to remake it"
-            )
         try:
-            saved = json.loads(tables_file.read_text(encoding="utf-8"))
-            if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
-                found = saved.get("format") if isinstance(saved, dict) else None
-                raise _OldFormat(found)
-            with _old_module_name():
-                pipeline = sio.load(file, trusted=untrusted)
-            _restore_tables(pipeline, saved["tables"])
-            meta = json.loads((folder / META_FILE).read_text())
-        except _OldFormat as exc:
-            raise ModelError(
-                f"model {folder} has format {exc.args[0]}, this signalering reads format "
-                f"{MODEL_FORMAT} — run `signalering train -o {folder}` to remake it"
-            ) from None
-        except Exception as exc:
+            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError(f"{META_FILE} does not hold a JSON object")
+        except (OSError, ValueError) as exc:
             raise ModelError(f"model {folder} is unreadable ({exc}) — retrain it") from exc
-        return cls(pipeline, meta, threshold=threshold)
+        arrays = ModelArrays.read(folder, version=str(meta.get("version", "")))
+        if arrays is not None:
+            loader = functools.partial(_read_pipeline, folder)
+            return cls(None, meta, threshold=threshold, arrays=arrays, loader=loader)
+        return cls(_read_pipeline(folder), meta, threshold=threshold)
 
     # -- prediction ----------------------------------------------------------
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, columns in ``self.labels`` order (texts normalised)."""
         if not len(texts):
             return np.zeros((0, len(self.labels)))
+        if self.arrays is not None:
+            return self._scores(list(texts))[0]
         return self.pipeline.predict_proba(list(texts))
 
     def predict(
@@ -319,9 +367,7 @@ class Classifier:
         if not len(normalised):
             return []
         # Features once per batch: the same rows give probabilities and evidence.
-        features = self._features([n.text for n in normalised])
-        proba = self.pipeline.named_steps["clf"].predict_proba(features)
-        rows = features.tocsr() if hasattr(features, "tocsr") else None
+        proba, rows = self._scores([n.text for n in normalised])
         offer = self.labels.index("offer") if "offer" in self.labels else None
         out: list[Prediction] = []
         for i, (norm, row) in enumerate(zip(normalised, proba, strict=True)):
@@ -334,16 +380,31 @@ class Classifier:
             evidence = []
             if wants and rows is not None:
                 lo, hi = rows.indptr[i], rows.indptr[i + 1]
-                row_i = _Row(rows.indices[lo:hi], rows.data[lo:hi], rows.has_sorted_indices)
+                sorted_ = getattr(rows, "has_sorted_indices", True)
+                row_i = _Row(rows.indices[lo:hi], rows.data[lo:hi], sorted_)
                 evidence = self._explain_row(norm, row_i, target, top=top_spans)
             if wants:
                 evidence += self._cue_evidence(norm, target)
             out.append(Prediction(label, scores, flagged, evidence))
         return out
 
+    def _scores(self, texts: list[str]) -> tuple[np.ndarray, Any]:
+        """Probabilities of normalised ``texts`` and their n-gram rows (for evidence)."""
+        if self.arrays is not None:
+            arrays = self.arrays
+            grams = self._char_gram_ids(texts, arrays.vocabulary, arrays.ngram_range)
+            rows: Any = arrays.tfidf(grams)
+            return arrays.predict_proba(rows, arrays.dense_blocks(texts)), rows
+        features = self._features(texts)
+        proba = self.pipeline.named_steps["clf"].predict_proba(features)
+        rows = features.tocsr() if hasattr(features, "tocsr") else None
+        return proba, rows
+
     # -- features ------------------------------------------------------------
     def _char_vectoriser(self) -> TfidfVectorizer | None:
         """The character n-gram vectoriser when it is the union's first block, else None."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         union = self.pipeline.named_steps["features"]
         parts = union.transformer_list
         if not parts or union.transformer_weights:
@@ -375,15 +436,9 @@ class Classifier:
             return union.transform(texts)
         from scipy import sparse
 
-        ids: list[np.ndarray] = []
+        ids = self._char_gram_ids(texts, vec.vocabulary_, vec.ngram_range)
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        for i, text in enumerate(texts):
-            size = 0
-            for word in fold_case(text).split():
-                grams = self._word_grams(word, vec.vocabulary_, vec.ngram_range)[0]
-                ids.append(grams)
-                size += len(grams)
-            indptr[i + 1] = indptr[i] + size
+        indptr[1:] = np.cumsum([len(g) for g in ids])
         indices = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
         dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
         counts = sparse.csr_array(
@@ -399,7 +454,19 @@ class Classifier:
         ]
         return sparse.hstack(blocks).tocsr()
 
+    def _char_gram_ids(
+        self, texts: list[str], vocab: dict[str, int], ngram_range: tuple[int, int]
+    ) -> list[np.ndarray]:
+        """Per normalised text, the feature id of each character n-gram occurrence."""
+        out = []
+        for text in texts:
+            words = [self._word_grams(w, vocab, ngram_range)[0] for w in fold_case(text).split()]
+            out.append(np.concatenate(words) if words else np.zeros(0, dtype=np.int32))
+        return out
+
     def _char_ngrams(self) -> tuple[int, int]:
+        if self.arrays is not None:
+            return self.arrays.ngram_range
         if self._ngram_range is None:
             parts = dict(self.pipeline.named_steps["features"].transformer_list)
             self._ngram_range = parts["char"].ngram_range
@@ -447,6 +514,10 @@ class Classifier:
     # -- explanation ---------------------------------------------------------
     def _linear_parts(self) -> tuple[np.ndarray, dict[str, int], dict[str, int], int]:
         """The linear model's coefficients, both vocabularies and the word block's offset."""
+        if self._coef is None and self.arrays is not None:
+            self._coef = self.arrays.mean_coef()
+            vocab = self.arrays.vocabulary
+            self._vocab = (vocab, {}, len(vocab))
         if self._coef is None:
             clf = self.pipeline.named_steps["clf"]
             clf = getattr(clf, "estimator_", clf)  # the linear model inside a NeighbourBlend
@@ -468,26 +539,38 @@ class Classifier:
 
         Weight: the slot's "has a cue" coefficient for ``label`` (times its feature scale).
         """
-        union = self.pipeline.named_steps["features"]
-        offset = 0
-        cues = None
-        for name, part in union.transformer_list:
-            if name == "cues":
-                cues = part
-                break
-            offset += _block_width(part)
-        if cues is None or label not in self.labels:
+        if label not in self.labels:
             return []
+        if self.arrays is not None:
+            found = self.arrays.cue_block()
+            if found is None:
+                return []
+            offset, block = found
+            slots, names, scale = block["slots"], block["labels"], block["weight"]
+            matches = self.arrays.cue_matches(norm.text)
+        else:
+            union = self.pipeline.named_steps["features"]
+            offset = 0
+            cues = None
+            for name, part in union.transformer_list:
+                if name == "cues":
+                    cues = part
+                    break
+                offset += _block_width(part)
+            if cues is None:
+                return []
+            slots, names, scale = cues.slots_, cues.labels_, cues.weight
+            matches = cues.matches(norm.text)
         coef = self._linear_parts()[0][self.labels.index(label)]
         out = []
-        for slot, start, end, _ in cues.matches(norm.text):
-            j = cues.slots_.index(slot)
-            weight = float(coef[offset + 2 * j]) * cues.weight
+        for slot, start, end, _ in matches:
+            j = slots.index(slot)
+            weight = float(coef[offset + 2 * j]) * scale
             if weight <= 0:
                 continue
             os_, oe = norm.to_original(start, end)
             text = norm.original[os_:oe]
-            out.append(Span(os_, oe, text, round(weight, 4), slot, cues.labels_[j]).to_dict())
+            out.append(Span(os_, oe, text, round(weight, 4), slot, names[j]).to_dict())
         return out
 
     def _explain_row(
@@ -563,6 +646,41 @@ class Classifier:
         np.add.at(diff, ends, -per_char)
         char_score = np.cumsum(diff)[: len(folded) + 1]
         return _spans_from_scores(norm, char_score, top=top)
+
+
+def _read_pipeline(folder: Path) -> Pipeline:
+    """The audited scikit-learn pipeline of the model in ``folder`` (ModelError if not)."""
+    sio = _skops_io()
+    file = folder / MODEL_FILE
+    tables_file = folder / TABLES_FILE
+    try:
+        untrusted = sio.get_untrusted_types(file=file)
+    except Exception as exc:
+        raise ModelError(f"model {folder} is unreadable ({exc}) — retrain it") from exc
+    unknown = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+    if unknown:
+        raise ModelError(f"model {file} contains untrusted types {unknown}; refusing to load")
+    if not tables_file.is_file():
+        raise ModelError(
+            f"model {folder} has no {TABLES_FILE} (saved by an older signalering, or "
+            f"copied incompletely) — run `signalering train -o {folder}` to remake it"
+        )
+    try:
+        saved = json.loads(tables_file.read_text(encoding="utf-8"))
+        if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
+            found = saved.get("format") if isinstance(saved, dict) else None
+            raise _OldFormat(found)
+        with _old_module_name():
+            pipeline = sio.load(file, trusted=untrusted)
+        _restore_tables(pipeline, saved["tables"])
+    except _OldFormat as exc:
+        raise ModelError(
+            f"model {folder} has format {exc.args[0]}, this signalering reads format "
+            f"{MODEL_FORMAT} — run `signalering train -o {folder}` to remake it"
+        ) from None
+    except Exception as exc:
+        raise ModelError(f"model {folder} is unreadable ({exc}) — retrain it") from exc
+    return pipeline
 
 
 def _block_width(part: Any) -> int:
@@ -889,7 +1007,9 @@ def _spans_from_scores(norm: Normalised, score: np.ndarray, *, top: int) -> list
         if e > s:
             spans.append((s, e, float(score[s:e].sum())))
         i = j + 1
-    spans.sort(key=lambda x: x[2], reverse=True)
+    # Strongest first; equal ones (a word repeated) in text order, whatever the last
+    # bits of float rounding say.
+    spans.sort(key=lambda x: (-round(x[2], 6), x[0]))
     out = []
     for s, e, w in spans[:top]:
         os_, oe = norm.to_original(s, e)

@@ -34,18 +34,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from .arrays import blend, neighbour_vote, unit_rows
+
 K = 5
 TEMPERATURE = 30.0
 ALPHA = 0.3
-_CHUNK = 1024  # posts compared at once: CHUNK x training texts x 4 bytes of similarities
-
-
-def _unit_rows(block: Any) -> np.ndarray:
-    dense = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
-    dense = np.asarray(dense, dtype=np.float32)
-    norms = np.linalg.norm(dense, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return dense / norms
 
 
 class NeighbourBlend(ClassifierMixin, BaseEstimator):
@@ -70,7 +63,7 @@ class NeighbourBlend(ClassifierMixin, BaseEstimator):
         width = X.shape[1]
         if width < self.dim:
             raise ValueError(f"feature rows have {width} columns, fewer than dim={self.dim}")
-        return _unit_rows(X[:, width - self.dim :])
+        return unit_rows(X[:, width - self.dim :])
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NeighbourBlend:
         self.estimator_ = clone(self.estimator)
@@ -86,28 +79,15 @@ class NeighbourBlend(ClassifierMixin, BaseEstimator):
 
     def vote(self, X: Any) -> np.ndarray:
         """Per post and label: the mean cosine of the ``k`` nearest training texts of that label."""
-        emb = self._embeddings(X)
-        out = np.full((emb.shape[0], len(self.classes_)), -1.0, dtype=np.float32)
-        members = [np.flatnonzero(self.targets_ == c) for c in range(len(self.classes_))]
-        for lo in range(0, emb.shape[0], _CHUNK):
-            sims = emb[lo : lo + _CHUNK] @ self.vectors_.T
-            for c, rows in enumerate(members):
-                if not len(rows):
-                    continue
-                k = min(self.k, len(rows))
-                top = np.partition(sims[:, rows], len(rows) - k, axis=1)[:, len(rows) - k :]
-                out[lo : lo + _CHUNK, c] = top.mean(axis=1)
-        return out
+        return neighbour_vote(
+            self._embeddings(X), self.vectors_, self.targets_, len(self.classes_), self.k
+        )
 
     def predict_proba(self, X: Any) -> np.ndarray:
         linear = self.estimator_.predict_proba(X)
         if not self.alpha:
             return linear
-        scaled = self.temperature * self.vote(X).astype(np.float64)
-        scaled -= scaled.max(axis=1, keepdims=True)
-        soft = np.exp(scaled)
-        soft /= soft.sum(axis=1, keepdims=True)
-        return (1.0 - self.alpha) * linear + self.alpha * soft
+        return blend(linear, self.vote(X), alpha=self.alpha, temperature=self.temperature)
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
