@@ -26,6 +26,7 @@ from signalering.errors import ConfigError
 
 __all__ = [
     "EntityKind",
+    "route",
     "by_key",
     "by_kind",
     "contact_keys",
@@ -149,3 +150,29 @@ def registered(kind: EntityKind) -> Iterator[EntityKind]:
         yield kind
     finally:
         _KINDS.pop(kind.kind, None)
+
+
+def route(entities: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str | None]:
+    """``(departure, destination)`` canonical names from place roles and their order.
+
+    Here, not in :mod:`signalering.extract`, because it reads stored entities: the
+    campaign report and the review app use it without loading spaCy.
+    """
+    places = sorted(entities.get("places") or [], key=lambda p: p.get("start", 0))
+    if not places:
+        return (None, None)
+    names = [p["value"] for p in places]
+    departure = next((p["value"] for p in places if p.get("role") == "departure"), None)
+    if departure is None:
+        departure = next(
+            (p["value"] for p in places if p.get("role") == "transit"),
+            names[0] if len(set(names)) > 1 else None,
+        )
+    after = places[names.index(departure) + 1 :] if departure else places
+    dests = [p["value"] for p in after if p.get("role") == "destination"]
+    if not dests:
+        dests = [p["value"] for p in after if p["value"] != departure]
+    destination = dests[-1] if dests else None
+    if destination is None and departure is None and places:
+        destination = names[-1]
+    return (departure, destination)

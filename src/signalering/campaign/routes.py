@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from signalering.extract import route
+from signalering.entities import route
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ def route_of(entities: dict[str, list[dict[str, Any]]] | None) -> tuple[str, str
     """``(departure, destination)`` of a post, ``"?"`` for an unknown end; None without places.
 
     Place roles decide first, then the order of mention (see
-    :func:`signalering.extract.route`); places stored before migration 0008 have no role.
+    :func:`signalering.entities.route`); places stored before migration 0008 have no role.
     """
     if not entities or not entities.get("places"):
         return None

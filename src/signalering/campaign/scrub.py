@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable
 
 from signalering import entities as entity_kinds
-from signalering.extract import extract
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +79,8 @@ def placeholder_re() -> re.Pattern[str]:
 
 
 def _extracted_spans(text: str, lang: str | None) -> list[tuple[int, int, str]]:
+    from signalering.extract import extract  # spaCy: loaded when a text is scrubbed
+
     found = extract(text, lang=lang or "und")
     spans = []
     for kind in entity_kinds.contact_kinds():
@@ -110,6 +111,8 @@ def _regex_pass(text: str, authors: Iterable[str]) -> str:
 
 def contacts_left(text: str, *, lang: str | None = None) -> list[str]:
     """Contacts, links and e-mails still findable in ``text`` (empty when clean)."""
+    from signalering.extract import extract
+
     probe = placeholder_re().sub(" ", text)
     found = extract(probe, lang=lang or "und")
     left = [e["value"] for k in entity_kinds.contact_kinds() for e in found.get(k.key) or []]

@@ -37,6 +37,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from signalering import entities as entity_kinds
+from signalering.entities import route  # re-exported: routes read stored entities
 from signalering.extract import components
 from signalering.extract.components import PIPES, empty
 from signalering.extract.rules import DEFAULT_GAZETTEER, load_gazetteer, load_rules
@@ -190,28 +191,6 @@ def extract_many(
     )
     for doc in nlp.pipe(docs, batch_size=batch_size):
         yield _result(doc)
-
-
-def route(entities: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str | None]:
-    """``(departure, destination)`` canonical names from place roles and their order."""
-    places = sorted(entities.get("places") or [], key=lambda p: p.get("start", 0))
-    if not places:
-        return (None, None)
-    names = [p["value"] for p in places]
-    departure = next((p["value"] for p in places if p.get("role") == "departure"), None)
-    if departure is None:
-        departure = next(
-            (p["value"] for p in places if p.get("role") == "transit"),
-            names[0] if len(set(names)) > 1 else None,
-        )
-    after = places[names.index(departure) + 1 :] if departure else places
-    dests = [p["value"] for p in after if p.get("role") == "destination"]
-    if not dests:
-        dests = [p["value"] for p in after if p["value"] != departure]
-    destination = dests[-1] if dests else None
-    if destination is None and departure is None and places:
-        destination = names[-1]
-    return (departure, destination)
 
 
 # How a gold record and a finding compare, for the kinds whose gold is not a plain value.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -14,7 +14,6 @@ from signalering import accounts, discover
 from signalering.campaign import overview
 from signalering.embed import DEFAULT_ENCODER, unread_languages
 from signalering.errors import InputError, SignaleringError
-from signalering.link.network import post_links
 from signalering.store.decisions import DECISION_ACTIONS
 from signalering.store.retention import hold_of, lift_hold, place_hold
 from signalering.web import review
@@ -190,7 +189,7 @@ def post_page(request: Request, post_pk: int, session=Analyst) -> Response:  # n
             decisions=decisions,
             versions=versions,
             nearest=review.nearest_offers(store, post, max_chars=limits.cluster_chars),
-            links=post_links(store, post_pk),
+            links=_post_links(store, post_pk),
             hold=hold_of(store, post_pk),
             unread_lang=post.lang if post.lang in unread_languages(DEFAULT_ENCODER) else None,
             next_pk=review.next_open(store, post_pk),
@@ -329,3 +328,11 @@ def export(
         media_type=f"{media}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="signalering-export.{fmt}"'},
     )
+
+
+def _post_links(store: Any, post_pk: int) -> Any:
+    # Linking imports scipy's sparse graphs (~0.35 s): loaded with the first post page,
+    # not with the app.
+    from signalering.link.network import post_links
+
+    return post_links(store, post_pk)
