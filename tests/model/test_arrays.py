@@ -144,7 +144,9 @@ def test_arrays_of_another_model_or_broken_ones_are_ignored_with_a_warning(
     )
 
 
-def test_a_pipeline_the_arrays_do_not_cover_is_served_by_its_pipeline(tmp_path: Path) -> None:
+def test_a_pipeline_the_arrays_do_not_cover_is_served_by_its_pipeline(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     records = corpus.load()[::4]
     texts = [normalise(r["text"]).text for r in records]
     union = FeatureUnion(
@@ -171,6 +173,25 @@ def test_a_pipeline_the_arrays_do_not_cover_is_served_by_its_pipeline(tmp_path: 
     (folder / ARRAYS_FILE).write_bytes(b"left over from an earlier model")
     Classifier(pipe, {"version": "with-words"}).save(folder)
     assert not (folder / ARRAYS_FILE).exists(), "a stale array file is removed, not kept"
-    again = Classifier.load(folder)
-    assert again.arrays is None
+    with caplog.at_level(logging.INFO):
+        again = Classifier.load(folder)
+    assert again.arrays is None and again.meta["arrays"] is False
+    assert "signalering train" not in caplog.text, "retraining would not give it arrays"
     assert np.allclose(again.predict_proba(texts[:50]), pipe.predict_proba(texts[:50]))
+
+
+def test_a_model_saved_before_the_array_form_says_how_to_get_it(
+    trained_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "older"
+    shutil.copytree(trained_model, folder)
+    (folder / ARRAYS_FILE).unlink()
+    meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    del meta["arrays"]
+    (folder / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        older = Classifier.load(folder)
+    assert older.arrays is None
+    assert f"signalering train -o {folder}" in caplog.text
+    (pred,) = older.predict([normalise(ODD[-1])])
+    assert pred.label in older.labels

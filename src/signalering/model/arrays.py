@@ -330,31 +330,28 @@ class ModelArrays:
         return 2 * len(block["slots"]) if block["kind"] == "cues" else int(block["dim"])
 
     # -- prediction ---------------------------------------------------------------------
-    def tfidf(self, counts: list[np.ndarray]) -> CharRows:
-        """TF-IDF rows from each text's n-gram ids (one id per occurrence)."""
+    def tfidf(self, grams: list[np.ndarray]) -> CharRows:
+        """TF-IDF rows from each text's n-gram ids (one id per occurrence), for the whole
+        batch at once: counted by sorting (row, id) keys, scaled row by row."""
+        n, width = len(grams), len(self.vocabulary)
         dtype = np.dtype(self.dtype)
-        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
-        ids, values = [], []
-        for i, grams in enumerate(counts):
-            uniq, n = np.unique(grams, return_counts=True)
-            tf = n.astype(dtype)
-            if self.sublinear_tf:
-                np.log(tf, tf)
-                tf += 1.0
-            tf *= self.idf[uniq]
-            if self.norm == "l2" and len(tf):
-                size = np.sqrt(np.dot(tf.astype(np.float64), tf.astype(np.float64)))
-                if size:
-                    tf /= size
-            ids.append(uniq.astype(np.int64))
-            values.append(tf)
-            indptr[i + 1] = indptr[i] + len(uniq)
-        empty_i, empty_v = np.zeros(0, np.int64), np.zeros(0, dtype)
-        return CharRows(
-            indptr,
-            np.concatenate(ids) if ids else empty_i,
-            np.concatenate(values) if values else empty_v,
-        )
+        sizes = np.fromiter((len(g) for g in grams), dtype=np.int64, count=n)
+        ids = np.concatenate(grams).astype(np.int64) if n else np.zeros(0, np.int64)
+        keys, counts = np.unique(np.repeat(np.arange(n), sizes) * width + ids, return_counts=True)
+        row, indices = np.divmod(keys, width)
+        tf = counts.astype(dtype)
+        if self.sublinear_tf:
+            np.log(tf, tf)
+            tf += 1.0
+        tf *= self.idf[indices]
+        if self.norm == "l2":
+            squares = tf.astype(np.float64) ** 2
+            size = np.sqrt(np.bincount(row, weights=squares, minlength=n))
+            size[size == 0] = 1.0
+            tf /= size[row]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+        return CharRows(indptr, indices, tf)
 
     def dense_blocks(self, texts: list[str]) -> list[np.ndarray]:
         """The cue and embedding blocks of normalised ``texts``, in column order."""
@@ -373,13 +370,14 @@ class ModelArrays:
         n = len(rows.indptr) - 1
         width = len(self.vocabulary)
         total = np.zeros((n, len(self.labels)), dtype=np.float64)
+        row = np.repeat(np.arange(n), np.diff(rows.indptr))
+        values = rows.data.astype(np.float64)
         for m in range(self.coef.shape[0]):
             coef = self.coef[m]
             decision = np.tile(self.intercept[m], (n, 1))
-            for i in range(n):
-                idx, val = rows.row(i)
-                if len(idx):
-                    decision[i] += coef[:, idx] @ val.astype(np.float64)
+            contrib = coef[:, rows.indices] * values  # (labels, n-grams of the batch)
+            for c in range(len(self.labels)):
+                decision[:, c] += np.bincount(row, weights=contrib[c], minlength=n)
             offset = width
             for block in dense:
                 w = block.shape[1]
