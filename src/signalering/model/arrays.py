@@ -94,10 +94,6 @@ class CharRows:
     indices: np.ndarray
     data: np.ndarray
 
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.indptr[i], self.indptr[i + 1]
-        return self.indices[lo:hi], self.data[lo:hi]
-
 
 @dataclass
 class ModelArrays:

@@ -230,7 +230,7 @@ def _bank_file(cache_dir: Path | None, encoder: str, corpus: str | Path | None) 
     except OSError:
         return None
     digest.update(f"{encoder}|{__version__}|{unicodedata.unidata_version}".encode())
-    slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in encoder)
+    slug = FileEmbeddingCache(Path(cache_dir)).path(encoder).stem  # the cache's own name
     return Path(cache_dir) / f"bank-{slug}-{digest.hexdigest()[:16]}.npz"
 
 
