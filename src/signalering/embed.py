@@ -10,6 +10,8 @@ Every encoder returns L2-normalised float32 vectors, so cosine is a dot product.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import json
@@ -20,7 +22,7 @@ import re
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -685,9 +687,27 @@ def encode(
     With a ``store``, vectors are cached there by content hash and encoder name.
     """
     model = get_encoder(encoder)
+    store = store if store is not None else _CACHE_STORE.get()
     if store is None:
         return recent_encode(texts, model, batch_size=batch_size)
     return EmbeddingCache(store).encode(texts, model, batch_size=batch_size)
+
+
+_CACHE_STORE: contextvars.ContextVar[Store | None] = contextvars.ContextVar(
+    "embedding_cache_store", default=None
+)
+
+
+@contextlib.contextmanager
+def cached_in(store: Store | None) -> Iterator[None]:
+    """Within the block, :func:`encode` without a store of its own caches in ``store``: the
+    classifier's embedding features (e5, ~15 posts/s) then embed a stored post once, and
+    re-scoring reads its vector back. ``None``: the process' recent vectors only."""
+    token = _CACHE_STORE.set(store)
+    try:
+        yield
+    finally:
+        _CACHE_STORE.reset(token)
 
 
 _RECENT: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()

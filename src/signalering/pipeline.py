@@ -19,6 +19,7 @@ from typing import Any, Literal
 from . import language as language_mod
 from . import model
 from .config import LimitsSettings, Settings
+from .embed import cached_in
 from .errors import ModelError
 from .model.classifier import Classifier
 from .post import Post
@@ -237,12 +238,15 @@ class Stages:
         if "language" in self.stages or "classify" in self.stages:
             out = [language(p, max_chars=lim.language_chars) for p in out]
         if "classify" in self.stages and self.classifier is not None:
-            out = classify(
-                out,
-                self.classifier,
-                max_chars=lim.classify_chars,
-                normalise_chars=lim.normalise_chars,
-            )
+            # With a store, the classifier's post vectors are cached there like the
+            # similarity step's: a re-score reads them instead of embedding every post.
+            with cached_in(self.store):
+                out = classify(
+                    out,
+                    self.classifier,
+                    max_chars=lim.classify_chars,
+                    normalise_chars=lim.normalise_chars,
+                )
         out = self.similar(out)
         if "extract" in self.stages:
             out = [
