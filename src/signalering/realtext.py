@@ -57,14 +57,20 @@ def training_set(
 
 
 def embed_ahead(
-    features: str, encoder: str, cache_dir: Path | None, *groups: Sequence[dict[str, Any]]
+    feature_sets: Sequence[str],
+    encoder: str,
+    cache_dir: Path | None,
+    *groups: Sequence[dict[str, Any]],
+    progress: Progress | None = None,
 ) -> None:
-    """With embedding features, embed every record once through the file cache in
+    """When a feature set has embeddings, embed every record once through the file cache in
     ``cache_dir``: the folds then read the vectors instead of embedding them again."""
-    if cache_dir is None or "embed" not in features.split("+"):
+    if cache_dir is None or not any("embed" in f.split("+") for f in feature_sets):
         return
     from .embed import preload
 
+    if progress:
+        progress(f"embedding the corpus ({encoder}, cached in {cache_dir})")
     preload([normalise(r["text"]).text for g in groups for r in g], encoder, cache_dir)
 
 

@@ -108,9 +108,9 @@ def train_model(
     else:
         candidates = ["tfidf", "tfidf+embed"]
     fit_records, weights = realtext.training_set(train, real, reviewed)
-    if progress and cache_dir is not None and any("embed" in f for f in candidates):
-        progress(f"embedding the corpus ({CLASSIFIER_ENCODER}, cached in {cache_dir})")
-    realtext.embed_ahead("+".join(candidates), CLASSIFIER_ENCODER, cache_dir, fit_records, test)
+    realtext.embed_ahead(
+        candidates, CLASSIFIER_ENCODER, cache_dir, fit_records, test, progress=progress
+    )
     results: dict[str, tuple[Classifier, EvaluationReport]] = {}
     real_cv: dict[str, dict[str, Any]] = {}
     for feats in candidates:
