@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -107,25 +109,110 @@ def test_a_text_equal_to_a_training_text_gets_its_label_from_the_vote_alone() ->
     vectors = rng.normal(size=(40, 8)).astype(np.float32)
     labels = np.array(["offer", "warning"] * 20)
 
-    class Flat:  # a linear model that knows nothing: uniform probabilities
-        def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: object = None) -> Flat:
-            self.classes_ = np.unique(y)
-            return self
-
-        def predict_proba(self, X: np.ndarray) -> np.ndarray:
-            return np.full((X.shape[0], len(self.classes_)), 1 / len(self.classes_))
-
-        def get_params(self, deep: bool = True) -> dict:
-            return {}
-
-        def set_params(self, **params: object) -> Flat:
-            return self
-
-    blend = NeighbourBlend(Flat(), dim=8, k=1, alpha=1.0).fit(vectors, labels)
+    blend = NeighbourBlend(_Flat(), dim=8, k=1, alpha=1.0, expert_weight=0.0)
+    blend.fit(vectors, labels)
     assert list(blend.predict(vectors)) == list(labels)
     # alpha 0 leaves the linear model's probabilities as they are.
     blend.set_params(alpha=0.0)
     assert np.allclose(blend.predict_proba(vectors), 0.5)
+
+
+def _clusters(rng: np.random.Generator) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Offers around one direction, warnings around the opposite one (8 dimensions)."""
+    centre = np.zeros(8)
+    centre[0] = 3.0
+    vectors = np.vstack([rng.normal(size=(30, 8)) + centre, rng.normal(size=(30, 8)) - centre])
+    return vectors.astype(np.float32), ["offer"] * 30 + ["warning"] * 30, centre
+
+
+def test_the_embedding_expert_raises_p_offer_and_never_lowers_it() -> None:
+    """The expert is a second detector: where the embedding reads an offer the linear model
+    missed, P(offer) rises toward the expert's; where it reads something else, the linear
+    model's probabilities stay as they are. A text without an embedding keeps them too."""
+    rng = np.random.default_rng(2)
+    vectors, labels, centre = _clusters(rng)
+    blend = NeighbourBlend(_Flat(), dim=8, alpha=0.0, expert_weight=0.5, expert_c=1.0)
+    blend.fit(vectors, labels)
+    offer = list(blend.classes_).index("offer")
+    near = rng.normal(size=(5, 8)) * 0.3
+    posts = np.vstack([centre + near, -centre + near, np.zeros((1, 8))]).astype(np.float32)
+    proba = blend.predict_proba(posts)
+    assert (blend.expert(posts)[:5, offer] > 0.9).all()
+    assert (proba[:5, offer] > 0.7).all()  # 0.5 + 0.5 x (expert - 0.5)
+    assert np.allclose(proba[5:], 0.5)  # the expert's "warning" does not lower P(offer)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert list(blend.predict(posts[:5])) == ["offer"] * 5
+
+
+def test_the_expert_lifts_what_the_model_half_sees_more_than_what_it_does_not_see() -> None:
+    """Below ``support`` the raise shrinks in proportion: a greeting the linear model gives
+    P(offer) 0.1 is lifted a quarter as far as an ad it gives 0.4."""
+    proba = np.array([[0.1, 0.9], [0.4, 0.6], [0.4, 0.6], [0.8, 0.2]])
+    expert = np.array([[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.3, 0.7]])
+    emb = np.ones((4, 3))
+    emb[2] = 0.0  # no embedding: nothing to go by
+    out = arrays.raise_by_expert(proba, emb, expert, column=0, weight=1.0, support=0.4)
+    assert np.allclose(out[:, 0], [0.1 + 0.8 * 0.25, 0.9, 0.4, 0.8])
+    assert np.allclose(out.sum(axis=1), 1.0)
+
+
+def test_a_blend_saved_before_the_expert_predicts_as_it_did() -> None:
+    """A NeighbourBlend from a model trained before the expert existed has neither its
+    parameters nor its fitted arrays: it blends the vote only, as it always did."""
+    rng = np.random.default_rng(3)
+    vectors, labels, _ = _clusters(rng)
+    blend = NeighbourBlend(_Flat(), dim=8, k=3, alpha=0.5).fit(vectors, labels)
+    without = NeighbourBlend(_Flat(), dim=8, k=3, alpha=0.5, expert_weight=0.0)
+    without.fit(vectors, labels)
+    for name in ("expert_weight", "expert_c", "expert_label", "expert_coef_"):
+        delattr(blend, name)
+    posts = rng.normal(size=(12, 8)).astype(np.float32)
+    assert np.allclose(blend.predict_proba(posts), without.predict_proba(posts))
+
+
+def test_an_array_file_of_the_first_format_is_still_read(
+    embedded: tuple[Classifier, Path], tmp_path: Path
+) -> None:
+    """model.arrays.npz written before the expert (format 1: no expert arrays) loads and
+    predicts like its pipeline without the expert, instead of falling back to scikit-learn."""
+    clf, folder = embedded
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    with np.load(old / arrays.ARRAYS_FILE, allow_pickle=False) as data:
+        kept = {k: data[k] for k in data.files if not k.startswith("expert_")}
+    head = json.loads(str(kept["head"]))
+    head["format"] = 1
+    head["neighbours"] = {k: v for k, v in head["neighbours"].items() if "expert" not in k}
+    kept["head"] = np.array(json.dumps(head, ensure_ascii=False))
+    np.savez(old / arrays.ARRAYS_FILE, **kept)
+    loaded = Classifier.load(old)
+    assert loaded.arrays is not None and not loaded.arrays.has_expert()
+    texts = _texts(*_ROUTE_OFFERS, *_ROUTE_WARNINGS, "Boat from Zuwara to Lampedusa, 3500 euro")
+    blend = clf.pipeline.named_steps["clf"]
+    features = clf.pipeline.named_steps["features"].transform(texts)
+    blend_only = blend.estimator_.predict_proba(features)
+    blend_only = arrays.blend(
+        blend_only, blend.vote(features), alpha=blend.alpha, temperature=blend.temperature
+    )
+    assert np.allclose(loaded.predict_proba(texts), blend_only, atol=1e-6)
+    assert not np.allclose(clf.predict_proba(texts), blend_only)  # the expert did change them
+
+
+class _Flat:
+    """A linear model that knows nothing: uniform probabilities."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: object = None) -> _Flat:
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.full((X.shape[0], len(self.classes_)), 1 / len(self.classes_))
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {}
+
+    def set_params(self, **params: object) -> _Flat:
+        return self
 
 
 def test_many_posts_are_compared_in_chunks_with_the_same_result(

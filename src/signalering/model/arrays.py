@@ -12,9 +12,10 @@ audited load, for what is a few array operations once the model is fitted:
    probability by that label's fitted sigmoid, the labels' probabilities normalised to
    sum to 1 (scikit-learn's one-vs-rest Platt calibration), averaged over the
    calibrated classifiers;
-5. with embeddings, blended with the vote of the nearest training texts
+5. with embeddings, blended with the vote of the nearest training texts and with the
+   embedding expert's probabilities
    (:class:`signalering.model.neighbours.NeighbourBlend`, which calls the same
-   :func:`neighbour_vote` and :func:`blend`).
+   :func:`neighbour_vote`, :func:`blend`, :func:`expert_proba` and :func:`raise_by_expert`).
 
 ``Classifier.save`` writes these arrays to ``model.arrays.npz`` beside ``model.skops``
 (``allow_pickle=False``: numbers and strings only, nothing to audit), stamped with the
@@ -42,7 +43,10 @@ logger = logging.getLogger(__name__)
 
 ARRAYS_FILE = "model.arrays.npz"
 # 1: char TF-IDF + optional cue and embedding blocks, sigmoid calibration, optional blend.
-ARRAYS_FORMAT = 1
+# 2: and the embedding expert. Format 1 files are still read; a reader of format 1 refuses 2
+# (it would leave the expert out) and loads the pipeline instead.
+ARRAYS_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 _CHUNK = 1024  # posts compared with the training texts at once (CHUNK x N x 4 bytes)
 
 
@@ -85,6 +89,41 @@ def blend(linear: np.ndarray, vote: np.ndarray, *, alpha: float, temperature: fl
     return (1.0 - alpha) * linear + alpha * soft
 
 
+def expert_proba(
+    emb: np.ndarray, center: np.ndarray, scale: float, coef: np.ndarray, intercept: np.ndarray
+) -> np.ndarray:
+    """The embedding expert's probabilities: a multinomial logistic regression on the unit
+    embedding rows, centred on the training texts' mean and divided by their spread."""
+    logits = ((emb.astype(np.float64) - center) / scale) @ coef.T + intercept
+    logits -= logits.max(axis=1, keepdims=True)
+    soft = np.exp(logits)
+    return soft / soft.sum(axis=1, keepdims=True)
+
+
+def raise_by_expert(
+    proba: np.ndarray,
+    emb: np.ndarray,
+    expert: np.ndarray,
+    column: int,
+    weight: float,
+    support: float,
+) -> np.ndarray:
+    """Raise each row's probability in ``column`` toward the expert's, never lower it:
+    ``p + weight x max(0, expert - p) x min(1, p / support)``, the other labels scaled down to
+    keep the sum 1. A row the model gives less than ``support`` is raised in proportion (a
+    greeting the n-grams see nothing in stays down); a text without an embedding (no letter
+    or digit) keeps ``proba``."""
+    out = np.array(proba, dtype=np.float64, copy=True)
+    has = np.linalg.norm(emb, axis=1) > 0
+    old = out[:, column].copy()
+    trust = np.minimum(1.0, old / support) if support > 0 else np.ones_like(old)
+    new = old + weight * np.maximum(0.0, expert[:, column] - old) * trust
+    rest = np.divide(1.0 - new, 1.0 - old, out=np.ones_like(old), where=old < 1.0)
+    out[has] *= rest[has, None]
+    out[has, column] = new[has]
+    return out
+
+
 # -- the array form --------------------------------------------------------------------
 @dataclass
 class CharRows:
@@ -112,9 +151,12 @@ class ModelArrays:
     intercept: np.ndarray  # (calibrated classifiers, labels)
     sigmoid_a: np.ndarray  # (calibrated classifiers, labels)
     sigmoid_b: np.ndarray
-    neighbours: dict[str, Any] | None = None  # k, temperature, alpha, dim
+    neighbours: dict[str, Any] | None = None  # k, temperature, alpha, dim, expert_*
     bank: np.ndarray | None = None  # unit embedding rows of the training texts
     bank_targets: np.ndarray | None = None  # their label index
+    expert_center: np.ndarray | None = None  # (dim,) the embedding expert's centre
+    expert_coef: np.ndarray | None = None  # (labels, dim)
+    expert_intercept: np.ndarray | None = None  # (labels,)
 
     # -- from a fitted pipeline ---------------------------------------------------------
     @classmethod
@@ -175,6 +217,7 @@ class ModelArrays:
             else:
                 raise _Unsupported(f"feature block {name!r}")
         neighbours, bank, targets = None, None, None
+        expert: dict[str, np.ndarray | None] = dict.fromkeys(("center", "coef", "intercept"))
         calibrated = clf
         if hasattr(clf, "estimator_") and hasattr(clf, "vectors_"):  # NeighbourBlend
             if not blocks or blocks[-1]["kind"] != "embed" or blocks[-1]["dim"] != clf.dim:
@@ -188,6 +231,16 @@ class ModelArrays:
             bank = np.asarray(clf.vectors_, dtype=np.float32)
             targets = np.asarray(clf.targets_, dtype=np.int16)
             calibrated = clf.estimator_
+            if getattr(clf, "expert_coef_", None) is not None:
+                neighbours["expert_weight"] = float(clf.expert_weight)
+                neighbours["expert_scale"] = float(clf.expert_scale_)
+                neighbours["expert_column"] = int(clf.expert_column_)
+                neighbours["expert_support"] = float(clf.expert_support)
+                expert = {
+                    "center": np.asarray(clf.expert_center_, dtype=np.float64),
+                    "coef": np.asarray(clf.expert_coef_, dtype=np.float64),
+                    "intercept": np.asarray(clf.expert_intercept_, dtype=np.float64),
+                }
         members = getattr(calibrated, "calibrated_classifiers_", None)
         if not members or getattr(calibrated, "method", None) != "sigmoid":
             raise _Unsupported("not a sigmoid-calibrated classifier")
@@ -220,6 +273,9 @@ class ModelArrays:
             neighbours=neighbours,
             bank=bank,
             bank_targets=targets,
+            expert_center=expert["center"],
+            expert_coef=expert["coef"],
+            expert_intercept=expert["intercept"],
         )
 
     # -- file ---------------------------------------------------------------------------
@@ -249,6 +305,10 @@ class ModelArrays:
         if self.bank is not None and self.bank_targets is not None:
             arrays["bank"] = self.bank
             arrays["bank_targets"] = self.bank_targets
+        if self.has_expert():
+            arrays["expert_center"] = self.expert_center
+            arrays["expert_coef"] = self.expert_coef
+            arrays["expert_intercept"] = self.expert_intercept
         path = folder / ARRAYS_FILE
         np.savez(path, **arrays)
         return path
@@ -263,7 +323,7 @@ class ModelArrays:
         try:
             with np.load(path, allow_pickle=False) as data:
                 head = json.loads(str(data["head"]))
-                if head.get("format") != ARRAYS_FORMAT or head.get("version") != version:
+                if head.get("format") not in READABLE_FORMATS or head.get("version") != version:
                     logger.warning(
                         "ignoring %s: it belongs to model %s (format %s), not %s; "
                         "loading the scikit-learn pipeline instead",
@@ -291,6 +351,11 @@ class ModelArrays:
                     neighbours=head.get("neighbours"),
                     bank=data["bank"] if "bank" in data.files else None,
                     bank_targets=data["bank_targets"] if "bank_targets" in data.files else None,
+                    **{
+                        f"expert_{key}": data[f"expert_{key}"]
+                        for key in ("center", "coef", "intercept")
+                        if f"expert_{key}" in data.files
+                    },
                 )
                 arrays._check()
         except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, BadZipFile) as exc:
@@ -318,8 +383,22 @@ class ModelArrays:
                 and self.bank_targets is not None
                 and self.bank.shape == (len(self.bank_targets), self.neighbours["dim"])
             )
+        if self.has_expert():
+            assert self.neighbours is not None and self.expert_coef is not None
+            shapes_ok = shapes_ok and (
+                "expert_weight" in self.neighbours
+                and "expert_scale" in self.neighbours
+                and "expert_support" in self.neighbours
+                and 0 <= self.neighbours.get("expert_column", -1) < len(self.labels)
+                and self.expert_coef.shape == (len(self.labels), self.neighbours["dim"])
+                and getattr(self.expert_center, "shape", None) == (self.neighbours["dim"],)
+                and getattr(self.expert_intercept, "shape", None) == (len(self.labels),)
+            )
         if not shapes_ok:
             raise ValueError("array shapes do not fit together")
+
+    def has_expert(self) -> bool:
+        return self.neighbours is not None and self.expert_coef is not None
 
     @staticmethod
     def _width(block: dict[str, Any]) -> int:
@@ -389,18 +468,34 @@ class ModelArrays:
         total /= self.coef.shape[0]
         if self.neighbours is None or self.bank is None or self.bank_targets is None:
             return total
+        emb = unit_rows(dense[-1])
         vote = neighbour_vote(
-            unit_rows(dense[-1]),
-            self.bank,
-            self.bank_targets,
-            len(self.labels),
-            self.neighbours["k"],
+            emb, self.bank, self.bank_targets, len(self.labels), self.neighbours["k"]
         )
-        return blend(
+        mixed = blend(
             total,
             vote,
             alpha=self.neighbours["alpha"],
             temperature=self.neighbours["temperature"],
+        )
+        if not self.has_expert():
+            return mixed
+        assert self.expert_center is not None and self.expert_intercept is not None
+        assert self.expert_coef is not None
+        expert = expert_proba(
+            emb,
+            self.expert_center,
+            self.neighbours["expert_scale"],
+            self.expert_coef,
+            self.expert_intercept,
+        )
+        return raise_by_expert(
+            mixed,
+            emb,
+            expert,
+            self.neighbours["expert_column"],
+            self.neighbours["expert_weight"],
+            self.neighbours["expert_support"],
         )
 
     # -- explanation --------------------------------------------------------------------

@@ -327,10 +327,18 @@ def model_card(
     if meta.get("encoder"):
         lines += [
             "",
-            f"Sentence embeddings (the `embed` features and the neighbour vote): "
-            f"`{meta['encoder']}` (`signalering.embed.get_encoder`); the model keeps the "
-            "encoder it was trained with.",
+            f"Sentence embeddings (the `embed` features, the neighbour vote and the embedding "
+            f"expert): `{meta['encoder']}` (`signalering.embed.get_encoder`); the model keeps "
+            "the encoder it was trained with.",
         ]
+        blend = clf.pipeline.named_steps.get("clf")
+        if getattr(blend, "expert_coef_", None) is not None:
+            lines.append(
+                f"P({blend.expert_label}) is raised, never lowered, toward that of a logistic "
+                f"regression on the embedding alone (C {blend.expert_c:g}, weight "
+                f"{blend.expert_weight:g}, in proportion below P {blend.expert_support:g}; "
+                "`signalering.model.neighbours`)."
+            )
     lines += [
         "",
         "## Per label (held-out)",
