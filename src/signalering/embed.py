@@ -31,6 +31,7 @@ import numpy as np
 
 from .config import DEFAULT_ENCODER, SimilaritySettings
 from .errors import ModelError
+from .files import replace_atomically
 
 if TYPE_CHECKING:
     from .store import Store
@@ -154,11 +155,9 @@ class USEEncoder:
                 logger.warning("ignoring unreadable tokenizer cache %s: %s", path, exc)
         tokenizer = UseTokenizer(str(source))
         model._sp = tokenizer
+        data = pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, path)
+            replace_atomically(path, lambda tmp: tmp.write_bytes(data))
         except OSError as exc:
             logger.warning("cannot write tokenizer cache %s (%s)", path, exc.strerror)
 
@@ -623,16 +622,18 @@ class FileEmbeddingCache:
             ignore = self.folder / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# embedding caches, rebuilt on demand\n*\n", encoding="utf-8")
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(
-                tmp,
-                encoder=np.array(encoder_name),
-                hashes=np.array(list(vectors), dtype="U64"),
-                vectors=np.vstack(list(vectors.values())).astype(np.float32),
-                # NaN: not measured (an encoder without coverage, or a text only embedded)
-                coverage=np.array([shares.get(h, np.nan) for h in vectors], dtype=np.float64),
+            replace_atomically(
+                path,
+                lambda tmp: np.savez(
+                    tmp,
+                    encoder=np.array(encoder_name),
+                    hashes=np.array(list(vectors), dtype="U64"),
+                    vectors=np.vstack(list(vectors.values())).astype(np.float32),
+                    # NaN: not measured (an encoder without coverage, or a text only embedded)
+                    coverage=np.array([shares.get(h, np.nan) for h in vectors], dtype=np.float64),
+                ),
+                suffix=".npz",
             )
-            os.replace(tmp, path)
         except OSError as exc:
             logger.warning(
                 "cannot write embedding cache %s (%s); vectors are recomputed next time",

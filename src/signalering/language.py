@@ -102,17 +102,19 @@ class _Profiles:
         return True
 
     def _write(self, matrix_file: Path, index_file: Path) -> None:
-        import os
+        from .files import replace_atomically
 
+        saved = {"langs": self.langs, "grams": list(self.index), "table": self.table}
         try:
-            matrix_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = matrix_file.with_name(f"{matrix_file.stem}.{os.getpid()}.tmp.npy")
-            np.save(tmp, self.matrix, allow_pickle=False)
-            os.replace(tmp, matrix_file)
-            saved = {"langs": self.langs, "grams": list(self.index), "table": self.table}
-            tmp = index_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, index_file)
+            replace_atomically(
+                matrix_file,
+                lambda tmp: np.save(tmp, self.matrix, allow_pickle=False),
+                suffix=".npy",
+            )
+            replace_atomically(
+                index_file,
+                lambda tmp: tmp.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8"),
+            )
         except OSError as exc:
             logger.warning("cannot write language profile cache %s (%s)", index_file, exc.strerror)
 

@@ -23,7 +23,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import platform
 import re
 import sys
@@ -39,6 +38,7 @@ import numpy as np
 from .. import LABELS, __version__
 from ..errors import ModelError
 from ..evidence import Span
+from ..files import replace_atomically
 from ..text import Normalised, normalise
 from .arrays import ARRAYS_FILE, ModelArrays
 
@@ -803,10 +803,7 @@ def _read_lists(file: Path) -> dict[str, Any] | None:
 
 def _write_lists(lists: dict[str, Any], file: Path) -> None:
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(lists), encoding="utf-8")
-        os.replace(tmp, file)
+        replace_atomically(file, lambda tmp: tmp.write_text(json.dumps(lists), encoding="utf-8"))
     except OSError as exc:
         logger.warning("cannot write %s (%s)", file, exc.strerror)
 

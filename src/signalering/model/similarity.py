@@ -13,7 +13,6 @@ evidence, and ``similarity.rule`` decides whether similarity also flags it:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import zipfile
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from ..embed import (
 from ..errors import ModelError
 from ..evidence import Rule as RuleEvidence
 from ..evidence import SimilarMatch
+from ..files import replace_atomically
 from ..post import Post
 from ..text import normalise
 from .combiner import COMBINER_FILE, RULES, Combiner, Rule
@@ -260,14 +260,17 @@ def _write_bank(bank: ExemplarBank, path: Path) -> None:
         for old in path.parent.glob(f"{prefix}-*.npz"):
             if re.fullmatch(rf"{re.escape(prefix)}-[0-9a-f]{{16}}\.npz", old.name):
                 old.unlink(missing_ok=True)  # the bank of an earlier corpus
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp,
-            ids=np.array(bank.ids, dtype=str),
-            langs=np.array([lang or "" for lang in bank.langs], dtype=str),
-            vectors=bank.vectors.astype(np.float32),
+        vectors = bank.vectors.astype(np.float32)
+        replace_atomically(
+            path,
+            lambda tmp: np.savez(
+                tmp,
+                ids=np.array(bank.ids, dtype=str),
+                langs=np.array([lang or "" for lang in bank.langs], dtype=str),
+                vectors=vectors,
+            ),
+            suffix=".npz",
         )
-        os.replace(tmp, path)
     except OSError as exc:
         logger.warning("cannot write the exemplar bank %s (%s)", path, exc.strerror or exc)
 
