@@ -163,9 +163,20 @@ def test_run_stores_posts_and_a_second_run_adds_none(trained_model: Path, tmp_pa
 def test_evaluate_prints_per_label_and_per_language_metrics(trained_model: Path) -> None:
     from signalering import corpus
 
-    result = run("evaluate", "--no-lolo", env={"SIGNALERING_MODEL_PATH": str(trained_model)})
+    result = run(
+        "evaluate",
+        "--no-lolo",
+        "--partitions",
+        "2",
+        env={"SIGNALERING_MODEL_PATH": str(trained_model)},
+    )
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode()
+    # The real-text CV again over a second, shuffled partition of the sources.
+    spread = re.search(r"R at P 0\.85\W+([\d.]+)\W+([\d.]+)\W+([\d.]+)\W+([\d.]+) ([\d.]+)", out)
+    assert "over 2 source partitions" in out and spread, out[-3000:]
+    mean, low, high, first, second = (float(x) for x in spread.groups())
+    assert low <= mean <= high and {low, high} == {first, second}
     for heading in (
         "Per label",
         "Per language",

@@ -76,6 +76,25 @@ def test_one_page_under_two_source_ids_is_one_source() -> None:
     assert g[0] == g[1] and g[2] != g[0]
 
 
+def test_every_partition_of_the_sources_keeps_each_source_on_one_side(real) -> None:
+    """The fixed partition and the shuffled ones (``evaluate --partitions``) all test each
+    real text once and never put a source on both sides; the shuffled ones differ."""
+    groups = corpus.source_groups(real)
+    tested = []
+    for partition in range(3):
+        folds = realtext.source_folds(groups, partition=partition)
+        assert len(folds) == realtext.FOLDS
+        test_idx = np.concatenate([te for _, te in folds])
+        assert sorted(test_idx.tolist()) == list(range(len(real)))
+        for train_idx, test_fold in folds:
+            assert not {groups[i] for i in train_idx} & {groups[i] for i in test_fold}
+        tested.append([frozenset(groups[i] for i in te) for _, te in folds])
+    assert set(tested[0]) != set(tested[1]) and set(tested[1]) != set(tested[2])
+    assert tested[1] == [
+        frozenset(groups[i] for i in te) for _, te in realtext.source_folds(groups, partition=1)
+    ]
+
+
 def test_recall_at_precision_cuts_only_between_different_scores() -> None:
     truth = np.array([True, True, False, True, False])
     score = np.array([0.9, 0.8, 0.8, 0.3, 0.1])

@@ -340,6 +340,15 @@ def evaluate(
             help="Include the store's reviewed posts, and their gain on a time split.",
         ),
     ] = True,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=20,
+            help="Repeat the real-text CV over this many partitions of the sources and print "
+            "the spread of recall at fixed precision (each one as slow as the first).",
+        ),
+    ] = 1,
 ) -> None:
     """Per-label and per-language P/R/F1: on real texts (by source), then the template hold-out.
 
@@ -359,6 +368,7 @@ def evaluate(
         reviewed=_reviewed_posts(settings) if reviewed else (),
         progress=None if state.quiet else lambda msg: err_console.print(msg),
         cache_dir=settings.similarity.cache_dir,
+        partitions=partitions,
     )
     _print_evaluation(result)
     if json_out:
@@ -440,6 +450,23 @@ def _print_real_text(rt: dict[str, Any]) -> None:
             for x in rt["learning_curve"]
         ],
     )
+    spread = rt.get("partitions")
+    if spread:
+        _table(
+            f"Real texts: offer recall at fixed precision over {spread['partitions']} source "
+            "partitions (the fixed one first)",
+            ["", "mean", "min", "max", "each"],
+            [
+                [
+                    f"R at P {key}",
+                    spread[key]["mean"],
+                    spread[key]["min"],
+                    spread[key]["max"],
+                    " ".join(f"{v:.3f}" for v in spread[key]["values"]),
+                ]
+                for key in sorted(k for k in spread if k != "partitions")
+            ],
+        )
     gain = rt.get("reviewed_gain")
     if gain:
         _table(

@@ -61,9 +61,11 @@ def run_evaluation(
     reviewed: Sequence[dict[str, Any]] = (),
     progress: Progress | None = None,
     cache_dir: Path | None = None,
+    partitions: int = 1,
 ) -> dict[str, Any]:
     """Everything `signalering evaluate` prints, as one dict (``cache_dir``: where the
-    corpus' vectors are cached for the folds; ``None``, embedded in this process only).
+    corpus' vectors are cached for the folds; ``None``, embedded in this process only;
+    ``partitions`` > 1: the real-text CV again over that many partitions of the sources).
 
     First the real texts (``real``): source-grouped cross-validation of the model's
     recipe (templates + real + ``reviewed``), the learning curve, a templates-only model,
@@ -110,6 +112,20 @@ def run_evaluation(
                 )
             ),
             "learning_curve": realtext.learning_curve(curve),
+            "partitions": realtext.partition_spread(
+                train,
+                real,
+                partitions,
+                fixed=curve[1.0],
+                reviewed=reviewed,
+                features=feats,
+                threshold=threshold,
+                seed=seed,
+                progress=progress,
+                encoder=encoder,
+            )
+            if partitions > 1
+            else None,
             "reviewed": len(reviewed),
             "reviewed_gain": realtext.reviewed_gain(
                 train,

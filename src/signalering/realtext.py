@@ -9,7 +9,9 @@ templates are written. The numbers that count are measured here, on
   the keyword baseline on the same texts;
 - :func:`templates_only`: a model trained on templates alone, tested on every real text;
 - :func:`learning_curve`: offer recall on held-out sources as the real training texts grow;
-- :func:`reviewed_gain`: what analysts' decisions add, on a time split of reviewed posts.
+- :func:`reviewed_gain`: what analysts' decisions add, on a time split of reviewed posts;
+- :func:`partition_spread`: the same CV over other random partitions of the sources, since
+  one partition's recall at fixed precision moves by a few hundredths as texts come in.
 
 Real texts and reviewed posts are weighted (``REAL_WEIGHT``) so that a few hundred of them
 are not drowned by thousands of template posts.
@@ -175,6 +177,21 @@ def _aligned(clf: Classifier, proba: np.ndarray) -> np.ndarray:
     return out
 
 
+def source_folds(
+    groups: Sequence[str], folds: int = FOLDS, partition: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test indices of ``folds`` folds that keep each source group on one side.
+    ``partition`` 0 is the fixed assignment (groups dealt by size); 1, 2 … shuffle the
+    groups with that seed first, for another partition of the same sources."""
+    n_splits = min(folds, len(set(groups)))
+    kfold = (
+        GroupKFold(n_splits=n_splits, shuffle=True, random_state=partition)
+        if partition
+        else GroupKFold(n_splits=n_splits)
+    )
+    return list(kfold.split(np.arange(len(groups)), groups=list(groups)))
+
+
 def cross_validate(
     templates: Sequence[dict[str, Any]],
     real: Sequence[dict[str, Any]],
@@ -188,16 +205,18 @@ def cross_validate(
     fractions: Sequence[float] = (1.0,),
     progress: Progress | None = None,
     encoder: str = CLASSIFIER_ENCODER,
+    partition: int = 0,
 ) -> dict[float, dict[str, Any]]:
     """Out-of-fold scores of every real text, grouped by source, for each share of real training.
 
     Each fold trains on all ``templates`` and ``reviewed`` posts plus the real texts of the other
     folds (``fraction`` of their source groups, drawn with ``seed``) and scores the real texts of
-    its own fold. Returns ``{fraction: metrics}``.
+    its own fold; ``partition`` chooses the folds (:func:`source_folds`). Returns
+    ``{fraction: metrics}``.
     """
     groups = corpus.source_groups(list(real))
-    n_splits = min(folds, len(set(groups)))
-    splits = list(GroupKFold(n_splits=n_splits).split(np.arange(len(real)), groups=groups))
+    splits = source_folds(groups, folds, partition)
+    n_splits = len(splits)
     proba = {f: np.zeros((len(real), len(LABELS))) for f in fractions}
     for k, (train_idx, test_idx) in enumerate(splits, start=1):
         fold_groups = sorted({groups[i] for i in train_idx})
@@ -274,6 +293,50 @@ def reviewed_gain(
         )
         m = metrics(later, _aligned(clf, _predict(clf, later)), LABELS, threshold)
         out[name] = {"flagged": m["flagged"], "macro_f1": m["macro_f1"]}
+    return out
+
+
+def partition_spread(
+    templates: Sequence[dict[str, Any]],
+    real: Sequence[dict[str, Any]],
+    partitions: int,
+    *,
+    fixed: dict[str, Any] | None = None,
+    reviewed: Sequence[dict[str, Any]] = (),
+    features: Features = "tfidf",
+    threshold: float = 0.5,
+    seed: int = 0,
+    progress: Progress | None = None,
+    encoder: str = CLASSIFIER_ENCODER,
+) -> dict[str, Any]:
+    """Recall at fixed precision over ``partitions`` partitions of the sources: the fixed one
+    (``fixed``: its metrics, when already measured) and ``partitions - 1`` shuffled ones.
+    Returns per precision the values, their mean, minimum and maximum."""
+    runs = [fixed] if fixed is not None else []
+    for partition in range(len(runs), partitions):
+        if progress:
+            progress(f"real texts: source partition {partition + 1} of {partitions}")
+        runs.append(
+            cross_validate(
+                templates,
+                real,
+                reviewed=reviewed,
+                features=features,
+                threshold=threshold,
+                seed=seed,
+                encoder=encoder,
+                partition=partition,
+            )[1.0]
+        )
+    out: dict[str, Any] = {"partitions": len(runs)}
+    for key in runs[0]["recall_at_precision"] if runs else ():
+        values = [float(r["recall_at_precision"][key]) for r in runs]
+        out[key] = {
+            "values": values,
+            "mean": round(float(np.mean(values)), 4),
+            "min": min(values),
+            "max": max(values),
+        }
     return out
 
 
