@@ -723,9 +723,13 @@ def preload(texts: Sequence[str], encoder: str, cache_dir: Path) -> None:
     Only the first ``RECENT_MAX`` distinct texts are kept; the folds embed any beyond."""
     model = get_encoder(encoder)
     distinct = list(dict.fromkeys(texts))[:RECENT_MAX]
-    vectors = FileEmbeddingCache(cache_dir).encode(distinct, model)
-    for text, vec in zip(distinct, vectors, strict=True):
-        _RECENT[(model.name, text)] = vec
+    _remember(model.name, distinct, FileEmbeddingCache(cache_dir).encode(distinct, model))
+
+
+def _remember(encoder_name: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Keep ``vectors`` among the process's recent ones, the oldest dropped past RECENT_MAX."""
+    for text, vec in zip(texts, vectors, strict=True):
+        _RECENT[(encoder_name, text)] = vec
     while len(_RECENT) > RECENT_MAX:
         _RECENT.popitem(last=False)
 
@@ -746,11 +750,8 @@ def recent_encode(texts: Sequence[str], model: Encoder, *, batch_size: int = 64)
             found[text] = vec
     if todo:
         fresh = model.encode(todo, batch_size=batch_size)
-        for text, vec in zip(todo, fresh, strict=True):
-            found[text] = vec
-            _RECENT[(model.name, text)] = vec
-        while len(_RECENT) > RECENT_MAX:
-            _RECENT.popitem(last=False)
+        found.update(zip(todo, fresh, strict=True))
+        _remember(model.name, todo, fresh)
     if not len(texts):
         return np.zeros((0, model.dim), dtype=np.float32)
     return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)

@@ -15,7 +15,7 @@ audited load, for what is a few array operations once the model is fitted:
 5. with embeddings, blended with the vote of the nearest training texts and with the
    embedding expert's probabilities
    (:class:`signalering.model.neighbours.NeighbourBlend`, which calls the same
-   :func:`neighbour_vote`, :func:`blend`, :func:`expert_proba` and :func:`raise_by_expert`).
+   :func:`neighbour_vote`, :func:`blend` and :class:`Expert`).
 
 ``Classifier.save`` writes these arrays to ``model.arrays.npz`` beside ``model.skops``
 (``allow_pickle=False``: numbers and strings only, nothing to audit), stamped with the
@@ -89,15 +89,40 @@ def blend(linear: np.ndarray, vote: np.ndarray, *, alpha: float, temperature: fl
     return (1.0 - alpha) * linear + alpha * soft
 
 
-def expert_proba(
-    emb: np.ndarray, center: np.ndarray, scale: float, coef: np.ndarray, intercept: np.ndarray
-) -> np.ndarray:
-    """The embedding expert's probabilities: a multinomial logistic regression on the unit
-    embedding rows, centred on the training texts' mean and divided by their spread."""
-    logits = ((emb.astype(np.float64) - center) / scale) @ coef.T + intercept
-    logits -= logits.max(axis=1, keepdims=True)
-    soft = np.exp(logits)
-    return soft / soft.sum(axis=1, keepdims=True)
+@dataclass
+class Expert:
+    """The embedding expert: a multinomial logistic regression on the unit embedding rows
+    (centred on the training texts' mean, divided by their spread) that raises P(``column``)
+    toward its own (:func:`raise_by_expert`). Fitted by ``NeighbourBlend``; the same object
+    predicts in the pipeline and in the array form."""
+
+    center: np.ndarray  # (dim,)
+    scale: float
+    coef: np.ndarray  # (labels, dim)
+    intercept: np.ndarray  # (labels,)
+    column: int
+    weight: float
+    support: float
+
+    def proba(self, emb: np.ndarray) -> np.ndarray:
+        """Per row and label: the expert's probability."""
+        logits = ((emb.astype(np.float64) - self.center) / self.scale) @ self.coef.T
+        logits += self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        soft = np.exp(logits)
+        return soft / soft.sum(axis=1, keepdims=True)
+
+    def apply(self, proba: np.ndarray, emb: np.ndarray) -> np.ndarray:
+        """``proba`` with P(``column``) raised by the expert."""
+        return raise_by_expert(proba, emb, self.proba(emb), self.column, self.weight, self.support)
+
+    def fits(self, labels: int, dim: int) -> bool:
+        return (
+            0 <= self.column < labels
+            and self.coef.shape == (labels, dim)
+            and self.center.shape == (dim,)
+            and self.intercept.shape == (labels,)
+        )
 
 
 def raise_by_expert(
@@ -154,9 +179,7 @@ class ModelArrays:
     neighbours: dict[str, Any] | None = None  # k, temperature, alpha, dim, expert_*
     bank: np.ndarray | None = None  # unit embedding rows of the training texts
     bank_targets: np.ndarray | None = None  # their label index
-    expert_center: np.ndarray | None = None  # (dim,) the embedding expert's centre
-    expert_coef: np.ndarray | None = None  # (labels, dim)
-    expert_intercept: np.ndarray | None = None  # (labels,)
+    expert: Expert | None = None  # the embedding expert (its numbers in ``neighbours``)
 
     # -- from a fitted pipeline ---------------------------------------------------------
     @classmethod
@@ -217,7 +240,7 @@ class ModelArrays:
             else:
                 raise _Unsupported(f"feature block {name!r}")
         neighbours, bank, targets = None, None, None
-        expert: dict[str, np.ndarray | None] = dict.fromkeys(("center", "coef", "intercept"))
+        expert = None
         calibrated = clf
         if hasattr(clf, "estimator_") and hasattr(clf, "vectors_"):  # NeighbourBlend
             if not blocks or blocks[-1]["kind"] != "embed" or blocks[-1]["dim"] != clf.dim:
@@ -231,16 +254,9 @@ class ModelArrays:
             bank = np.asarray(clf.vectors_, dtype=np.float32)
             targets = np.asarray(clf.targets_, dtype=np.int16)
             calibrated = clf.estimator_
-            if getattr(clf, "expert_coef_", None) is not None:
-                neighbours["expert_weight"] = float(clf.expert_weight)
-                neighbours["expert_scale"] = float(clf.expert_scale_)
-                neighbours["expert_column"] = int(clf.expert_column_)
-                neighbours["expert_support"] = float(clf.expert_support)
-                expert = {
-                    "center": np.asarray(clf.expert_center_, dtype=np.float64),
-                    "coef": np.asarray(clf.expert_coef_, dtype=np.float64),
-                    "intercept": np.asarray(clf.expert_intercept_, dtype=np.float64),
-                }
+            expert = clf.fitted_expert()
+            if expert is not None:
+                neighbours.update({f"expert_{k}": v for k, v in _expert_numbers(expert).items()})
         members = getattr(calibrated, "calibrated_classifiers_", None)
         if not members or getattr(calibrated, "method", None) != "sigmoid":
             raise _Unsupported("not a sigmoid-calibrated classifier")
@@ -273,9 +289,7 @@ class ModelArrays:
             neighbours=neighbours,
             bank=bank,
             bank_targets=targets,
-            expert_center=expert["center"],
-            expert_coef=expert["coef"],
-            expert_intercept=expert["intercept"],
+            expert=expert,
         )
 
     # -- file ---------------------------------------------------------------------------
@@ -305,10 +319,10 @@ class ModelArrays:
         if self.bank is not None and self.bank_targets is not None:
             arrays["bank"] = self.bank
             arrays["bank_targets"] = self.bank_targets
-        if self.has_expert():
-            arrays["expert_center"] = self.expert_center
-            arrays["expert_coef"] = self.expert_coef
-            arrays["expert_intercept"] = self.expert_intercept
+        if self.expert is not None:
+            arrays["expert_center"] = self.expert.center
+            arrays["expert_coef"] = self.expert.coef
+            arrays["expert_intercept"] = self.expert.intercept
         path = folder / ARRAYS_FILE
         np.savez(path, **arrays)
         return path
@@ -351,11 +365,7 @@ class ModelArrays:
                     neighbours=head.get("neighbours"),
                     bank=data["bank"] if "bank" in data.files else None,
                     bank_targets=data["bank_targets"] if "bank_targets" in data.files else None,
-                    **{
-                        f"expert_{key}": data[f"expert_{key}"]
-                        for key in ("center", "coef", "intercept")
-                        if f"expert_{key}" in data.files
-                    },
+                    expert=_read_expert(head.get("neighbours"), data),
                 )
                 arrays._check()
         except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, BadZipFile) as exc:
@@ -383,22 +393,16 @@ class ModelArrays:
                 and self.bank_targets is not None
                 and self.bank.shape == (len(self.bank_targets), self.neighbours["dim"])
             )
-        if self.has_expert():
-            assert self.neighbours is not None and self.expert_coef is not None
+        if self.expert is not None:
             shapes_ok = shapes_ok and (
-                "expert_weight" in self.neighbours
-                and "expert_scale" in self.neighbours
-                and "expert_support" in self.neighbours
-                and 0 <= self.neighbours.get("expert_column", -1) < len(self.labels)
-                and self.expert_coef.shape == (len(self.labels), self.neighbours["dim"])
-                and getattr(self.expert_center, "shape", None) == (self.neighbours["dim"],)
-                and getattr(self.expert_intercept, "shape", None) == (len(self.labels),)
+                self.neighbours is not None
+                and self.expert.fits(len(self.labels), self.neighbours["dim"])
             )
         if not shapes_ok:
             raise ValueError("array shapes do not fit together")
 
     def has_expert(self) -> bool:
-        return self.neighbours is not None and self.expert_coef is not None
+        return self.expert is not None
 
     @staticmethod
     def _width(block: dict[str, Any]) -> int:
@@ -478,25 +482,7 @@ class ModelArrays:
             alpha=self.neighbours["alpha"],
             temperature=self.neighbours["temperature"],
         )
-        if not self.has_expert():
-            return mixed
-        assert self.expert_center is not None and self.expert_intercept is not None
-        assert self.expert_coef is not None
-        expert = expert_proba(
-            emb,
-            self.expert_center,
-            self.neighbours["expert_scale"],
-            self.expert_coef,
-            self.expert_intercept,
-        )
-        return raise_by_expert(
-            mixed,
-            emb,
-            expert,
-            self.neighbours["expert_column"],
-            self.neighbours["expert_weight"],
-            self.neighbours["expert_support"],
-        )
+        return mixed if self.expert is None else self.expert.apply(mixed, emb)
 
     # -- explanation --------------------------------------------------------------------
     def mean_coef(self) -> np.ndarray:
@@ -518,6 +504,26 @@ class ModelArrays:
             return []
         block = found[1]
         return cue_matches(block["slots"], block["patterns"], text)
+
+
+_EXPERT_NUMBERS = {"scale": float, "column": int, "weight": float, "support": float}
+
+
+def _expert_numbers(expert: Expert) -> dict[str, float | int]:
+    """The expert's scalars, kept in the file's head (``neighbours``, as ``expert_*``)."""
+    return {key: kind(getattr(expert, key)) for key, kind in _EXPERT_NUMBERS.items()}
+
+
+def _read_expert(neighbours: dict[str, Any] | None, data: Any) -> Expert | None:
+    """The expert of a format-2 file; None for a file without one (format 1)."""
+    if not neighbours or "expert_coef" not in data.files:
+        return None
+    return Expert(
+        center=data["expert_center"],
+        coef=data["expert_coef"],
+        intercept=data["expert_intercept"],
+        **{key: kind(neighbours[f"expert_{key}"]) for key, kind in _EXPERT_NUMBERS.items()},
+    )
 
 
 class _Unsupported(Exception):

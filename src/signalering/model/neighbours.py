@@ -39,7 +39,7 @@ never lowers it, and it raises most where the model already half-sees an offer::
 
     p_offer = p + expert_weight * max(0, p_expert_offer - p) * min(1, p / expert_support)
 
-the other labels scaled down so that the row still sums to 1 (:func:`arrays.raise_by_expert`).
+the other labels scaled down so that the row still sums to 1 (:func:`arrays.raise_by_expert`, :class:`arrays.Expert`).
 
 Measured on 1080 real texts (source-grouped CV, 5 and 10 folds) and the template hold-out:
 blended both ways (``(1 - w) p + w p_expert``, w 0.3-0.5) it raised recall at precision 0.85
@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from .arrays import blend, expert_proba, neighbour_vote, raise_by_expert, unit_rows
+from .arrays import Expert, blend, neighbour_vote, unit_rows
 
 K = 5
 TEMPERATURE = 30.0
@@ -160,31 +160,34 @@ class NeighbourBlend(ClassifierMixin, BaseEstimator):
     def _vote(self, emb: np.ndarray) -> np.ndarray:
         return neighbour_vote(emb, self.vectors_, self.targets_, len(self.classes_), self.k)
 
+    def fitted_expert(self) -> Expert | None:
+        """The embedding expert as fitted (None without one, as in models saved before it)."""
+        if getattr(self, "expert_coef_", None) is None:
+            return None
+        return Expert(
+            center=self.expert_center_,
+            scale=self.expert_scale_,
+            coef=self.expert_coef_,
+            intercept=self.expert_intercept_,
+            column=self.expert_column_,
+            weight=self.expert_weight,
+            support=self.expert_support,
+        )
+
     def expert(self, X: Any) -> np.ndarray | None:
         """Per post and label: the embedding expert's probability (None without an expert)."""
-        return self._expert(self._embeddings(X))
-
-    def _expert(self, emb: np.ndarray) -> np.ndarray | None:
-        if getattr(self, "expert_coef_", None) is None:  # also a model saved before experts
-            return None
-        return expert_proba(
-            emb, self.expert_center_, self.expert_scale_, self.expert_coef_, self.expert_intercept_
-        )
+        expert = self.fitted_expert()
+        return None if expert is None else expert.proba(self._embeddings(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         proba = self.estimator_.predict_proba(X)
-        has_expert = getattr(self, "expert_coef_", None) is not None
-        if not self.alpha and not has_expert:
+        expert = self.fitted_expert()
+        if not self.alpha and expert is None:
             return proba
         emb = self._embeddings(X)
         if self.alpha:
             proba = blend(proba, self._vote(emb), alpha=self.alpha, temperature=self.temperature)
-        expert = self._expert(emb)
-        if expert is None:
-            return proba
-        return raise_by_expert(
-            proba, emb, expert, self.expert_column_, self.expert_weight, self.expert_support
-        )
+        return proba if expert is None else expert.apply(proba, emb)
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
