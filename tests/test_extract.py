@@ -157,6 +157,10 @@ def test_albanian_nga_means_from_not_russia() -> None:
         ("fiyat 3k euro", "en", 3000.0, "EUR", None),
         ("850,000 دينار عراقي", "ar", 850000.0, "IQD", None),
         ("1500 dinar from Sfax", "en", 1500.0, "TND", None),
+        ("5000 DA par personne", "fr", 5000.0, "DZD", "person"),
+        ("traghetto da 40 euro a tratta", "it", 40.0, "EUR", None),
+        ("Départ le 22 juillet, 1500 euros", "fr", 1500.0, "EUR", None),
+        ("a partir de 60 dólares", "pt", 60.0, "USD", None),
     ],
 )
 def test_prices_get_amount_currency_and_who_pays(

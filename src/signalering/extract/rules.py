@@ -177,12 +177,14 @@ def load_rules(gazetteer: str | None = None) -> Rules:
         for w in words:
             multiplier_of[_norm(w)] = int(factor)
     cur = _alternation(list(currency_of))
+    after_only = {_norm(w) for w in data.get("after_amount_only") or ()}
+    cur_before = _alternation([w for w in currency_of if w not in after_only])
     mult = _alternation(list(multiplier_of))
     amount = r"\d{1,3}(?:[.,' ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
     price_re = re.compile(
         _starts_with({w[0] for w in currency_of} | set("0123456789"))
         # Not inside a handle or a link's path ("@da0010", "t.me/da0010": no Algerian dinars).
-        + rf"(?<![\da-z.,@_])(?<![a-z]/)(?:(?P<cur1>{cur})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
+        + rf"(?<![\da-z.,@_])(?<![a-z]/)(?:(?P<cur1>{cur_before})\s?(?P<amt1>{amount})(?:\s?(?P<mult1>{mult})(?![^\W\d_]))?"
         rf"|(?P<amt2>{amount})(?:\s?(?P<mult2>{mult})(?![^\W\d_]))?\s?(?P<cur2>{cur}))"
         rf"(?![^\W\d_])"
     )
