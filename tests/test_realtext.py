@@ -53,6 +53,23 @@ def test_no_real_contact_enters_the_repository_unanonymised(real) -> None:
             assert r["anonymised"], f"{r['id']} shows a contact but is not marked anonymised"
 
 
+def test_no_template_copies_a_real_text(real) -> None:
+    """The templates are written from the genre, not from the real texts that measure them:
+    no seven-word sequence of a template post is in a real text (six- and five-word route
+    phrases such as "the trip from Libya to Italy" are shared, and allowed)."""
+
+    def runs(text: str, n: int = 7) -> set[str]:
+        words = re.findall(r"\w+", text.casefold())
+        return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+    seen = set().union(*(runs(r["text"]) for r in real))
+    copied = [t["id"] for t in corpus.load() if runs(t["text"]) & seen]
+    assert not copied, f"template posts sharing seven words with a real text: {copied[:5]}"
+    assert runs("we go from Libya to Italy by boat tonight") & runs(
+        "so we go from Libya to Italy by boat tonight!"
+    )
+
+
 def test_source_groups_keep_a_source_and_an_ad_quoted_by_two_sources_together() -> None:
     rows = [
         {"source": "a", "family": "f1"},
