@@ -337,7 +337,7 @@ def model_card(
                 f"P({blend.expert_label}) is raised, never lowered, toward that of a logistic "
                 f"regression on the embedding alone (C {blend.expert_c:g}, weight "
                 f"{blend.expert_weight:g}, in proportion below P {blend.expert_support:g}; "
-                "`signalering.model.neighbours`)."
+                f"{_expert_real_weight(blend)}; `signalering.model.neighbours`)."
             )
     lines += [
         "",
@@ -402,6 +402,13 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _expert_real_weight(blend: Any) -> str:
+    weight = getattr(blend, "expert_real_weight", 0)  # 0 in models trained before it
+    if not weight:
+        return "real texts weighted as in the linear model"
+    return f"a real text counts {weight:g} template posts"
 
 
 def everyday_chat_card(chat: dict[str, Any] | None) -> list[str]:
