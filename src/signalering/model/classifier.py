@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import platform
@@ -39,6 +40,7 @@ from .. import LABELS, __version__
 from ..errors import ModelError
 from ..evidence import Span
 from ..files import replace_atomically
+from ..lexicon import has_offer_cue
 from ..text import Normalised, normalise
 from .arrays import ARRAYS_FILE, ModelArrays
 
@@ -224,12 +226,8 @@ def too_little_to_flag(
     offer, unrelated = list(labels).index("offer"), list(labels).index("unrelated")
     out = proba
     for i, text in enumerate(texts):
-        if proba[i, offer] <= SHORT_TEXT_MAX_OFFER:
+        if proba[i, offer] <= SHORT_TEXT_MAX_OFFER or not _shorter_than(text, SHORT_TEXT_LETTERS):
             continue
-        if sum(ch.isalpha() for ch in text) >= SHORT_TEXT_LETTERS:
-            continue
-        from ..lexicon import has_offer_cue
-
         if has_offer_cue(text):
             continue
         if out is proba:
@@ -237,6 +235,11 @@ def too_little_to_flag(
         out[i, unrelated] += out[i, offer] - SHORT_TEXT_MAX_OFFER
         out[i, offer] = SHORT_TEXT_MAX_OFFER
     return out
+
+
+def _shorter_than(text: str, letters: int) -> bool:
+    """Whether ``text`` has fewer than ``letters`` letters (reads only up to the last one needed)."""
+    return sum(1 for _ in itertools.islice(filter(str.isalpha, text), letters)) < letters
 
 
 def grouped_folds(groups: Sequence[str], n_splits: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -465,10 +468,10 @@ class Classifier:
             grams = self._char_gram_ids(texts, arrays.vocabulary, arrays.ngram_range)
             rows: Any = arrays.tfidf(grams)
             proba = arrays.predict_proba(rows, arrays.dense_blocks(texts))
-            return too_little_to_flag(proba, texts, self.labels), rows
-        features = self._features(texts)
-        proba = self.pipeline.named_steps["clf"].predict_proba(features)
-        rows = features.tocsr() if hasattr(features, "tocsr") else None
+        else:
+            features = self._features(texts)
+            proba = self.pipeline.named_steps["clf"].predict_proba(features)
+            rows = features.tocsr() if hasattr(features, "tocsr") else None
         return too_little_to_flag(proba, texts, self.labels), rows
 
     # -- features ------------------------------------------------------------
