@@ -188,6 +188,7 @@ def test_evaluate_prints_per_label_and_per_language_metrics(trained_model: Path)
     ):
         assert heading in out
     assert re.search(r"Everyday group chat: \d+ of \d+ messages flagged", out)
+    assert "the corpus changed since this model was trained" not in out
     for lang in {r["lang"] for r in corpus.load()}:
         assert re.search(rf"^\W*{re.escape(lang)}\W", out, re.M), f"no row for {lang}"
 

@@ -100,6 +100,30 @@ def test_family_split_is_deterministic_and_seed_dependent(records: list[dict]) -
     assert ids(a) != ids(c)
 
 
+def test_evaluate_warns_when_the_corpus_changed_since_training(
+    records: list[dict], trained_model: Path
+) -> None:
+    """A new template family reshuffles the family split: a model trained before it would
+    be measured on posts it learned from. Its card keeps the fingerprint of its training
+    part, and `evaluate` says the hold-out is stale until the model is retrained."""
+    from signalering.evaluate import holdout_stale
+    from signalering.model.classifier import Classifier
+
+    split = Classifier.load(trained_model).meta["split"]
+    assert holdout_stale(split, corpus.family_split(records, seed=split["seed"])[0]) is None
+
+    new_family = [
+        {**r, "id": f"{r['id']}-x", "family": "zz-offer-new-family-01"}
+        for r in records
+        if r["family"] == records[0]["family"]
+    ]
+    changed = corpus.family_split(records + new_family, seed=split["seed"])[0]
+    message = holdout_stale(split, changed)
+    assert message and "run `signalering train`" in message
+    # A card written before the fingerprint existed is not second-guessed.
+    assert holdout_stale({"seed": 0}, changed) is None
+
+
 def test_load_raises_on_a_broken_line_naming_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
     good = json.dumps({"id": "en-1", "text": "hi"})

@@ -489,6 +489,8 @@ def _print_evaluation(r: dict[str, Any]) -> None:
         f"Template hold-out: model {r['model']} ({r['features']}), threshold {r['threshold']}, "
         f"{r['n']} held-out posts (family split)"
     )
+    if r.get("holdout_stale"):
+        out_console.print(f"warning: {r['holdout_stale']}", markup=False, style="bold red")
     _table(
         "Per label",
         ["label", "precision", "recall", "F1", "n"],

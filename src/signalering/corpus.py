@@ -11,10 +11,12 @@ post per line with ``id``, ``text``, ``lang``, ``label``, ``family``, ``source_k
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import phonenumbers
@@ -242,6 +244,19 @@ def family_split(
         len(test),
     )
     return train_records, test_records
+
+
+def fingerprint(records: Sequence[dict]) -> str:
+    """A short hash of what a model learns from: each post's family, label and text.
+
+    A model card keeps the fingerprint of its training part of the family split, so
+    `evaluate` can tell when the corpus changed since training: a new family reshuffles
+    the split, and the hold-out then holds posts the model was trained on.
+    """
+    h = hashlib.sha256()
+    for fam, label, text in sorted((r["family"], r["label"], r["text"]) for r in records):
+        h.update(f"{fam}\x1f{label}\x1f{text}\x1e".encode())
+    return h.hexdigest()[:16]
 
 
 def summary(records: list[dict]) -> dict[str, dict[str, int]]:

@@ -81,6 +81,9 @@ def run_evaluation(
     train, test = corpus.family_split(
         records, test_size=split.get("test_size", 0.25), seed=split.get("seed", 0)
     )
+    stale = holdout_stale(split, train)
+    if stale:
+        logger.warning(stale)
     feats = clf.meta.get("features", "tfidf")
     # Models trained before the classifier had an encoder setting embedded with USE-m3.
     encoder = str(clf.meta.get("encoder", "use-m3"))
@@ -147,6 +150,7 @@ def run_evaluation(
         "features": clf.meta.get("features"),
         "threshold": threshold,
         "real_text": real_result,
+        "holdout_stale": stale,
         **metrics.to_dict(),
         "baseline": compare_with_baseline(test, metrics.p_offer),
     }
@@ -163,6 +167,20 @@ def run_evaluation(
             records, features="tfidf", progress=progress
         )
     return result
+
+
+def holdout_stale(split: dict[str, Any], train: Sequence[dict[str, Any]]) -> str | None:
+    """Why the template hold-out cannot be trusted, or None: the corpus changed since the
+    model was trained (its card keeps the fingerprint of its training part), so the split
+    of today's corpus may put posts the model learned from on the test side."""
+    kept = split.get("train_fingerprint")
+    if kept is None or kept == corpus.fingerprint(train):
+        return None
+    return (
+        f"the corpus changed since this model was trained (training part {kept}, now "
+        f"{corpus.fingerprint(train)}): the template hold-out may hold posts it was trained "
+        "on and reads too high; run `signalering train` first"
+    )
 
 
 def similarity_comparison(

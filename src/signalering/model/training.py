@@ -169,6 +169,7 @@ def train_model(
                 "test_size": test_size,
                 "train": len(train),
                 "test": len(test),
+                "train_fingerprint": corpus.fingerprint(train),
             },
             "corpus": str(corpus_path or corpus.DEFAULT_PATH),
             "selection": {name: s.to_dict() for name, s in selection.items()},
@@ -296,7 +297,9 @@ def model_card(
         f"({', '.join(f'{k} {v}' for k, v in sorted(labels.items()))}).",
         f"- Split by template family (seed {meta['split']['seed']}): {meta['split']['train']} train, "
         f"{meta['split']['test']} held out; reposts and translations of one ad never straddle it.",
-        "- The shipped model is trained on the train part only, so these numbers describe it.",
+        "- The shipped model is trained on the train part only, so these numbers describe it "
+        f"(training part's fingerprint `{meta['split'].get('train_fingerprint', '?')}`: "
+        "`signalering evaluate` warns when today's corpus splits otherwise; retrain then).",
         "",
         *real_text_card(meta),
         "## Model choice",
