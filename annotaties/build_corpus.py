@@ -83,6 +83,7 @@ DIGIT_WORDS = {
 THOUSANDS = {
     "en": [",", ""], "nl": [".", ""], "de": [".", ""], "fr": [" ", "", "."], "tr": [".", ""],
     "sq": [".", "", " "], "vi": [".", ","], "uk": [" ", ""], "ru": [" ", ""],
+    "el": [".", ""], "pl": [" ", ""],
 }  # fmt: skip
 
 # Currency surface forms: "{n}" is the number. Languages missing here use "default".
@@ -106,6 +107,8 @@ CURRENCY_FORMS: dict[str, dict[str, list[str]]] = {
         "ckb": ["{n} یۆرۆ", "{n}€", "{n} یورو"],
         "kmr": ["{n} euro", "{n}€", "{n} ewro"],
         "ti": ["{n} ዩሮ", "{n}€", "{n} euro"],
+        "el": ["{n} ευρώ", "{n}€", "€{n}", "{n} ευρώ"],
+        "pl": ["{n} euro", "{n} €", "{n} EUR", "{n}€"],
     },
     "USD": {
         "default": ["${n}", "{n}$", "{n} USD", "{n} dollar"],
@@ -126,6 +129,8 @@ CURRENCY_FORMS: dict[str, dict[str, list[str]]] = {
         "ckb": ["{n} دۆلار", "{n}$"],
         "kmr": ["{n} dolar", "{n}$"],
         "ti": ["{n} ዶላር", "{n}$"],
+        "el": ["{n} δολάρια", "{n}$", "${n}"],
+        "pl": ["{n} dolarów", "{n} $", "{n} USD"],
     },
     "GBP": {
         "default": ["£{n}", "{n} £", "{n} GBP", "{n} pounds"],
@@ -139,6 +144,8 @@ CURRENCY_FORMS: dict[str, dict[str, list[str]]] = {
         "nl": ["{n} pond", "£{n}"],
         "fr": ["{n} livres", "£{n}"],
         "sq": ["{n} paund", "£{n}"],
+        "el": ["{n} λίρες Αγγλίας", "£{n}", "{n} στερλίνες"],
+        "pl": ["{n} funtów", "£{n}", "{n} GBP"],
     },
     "TRY": {
         "default": ["{n} TL", "{n} lira", "₺{n}"],
@@ -167,7 +174,10 @@ CURRENCY_FORMS: dict[str, dict[str, list[str]]] = {
     },
     "VND": {"default": ["{n} VND", "{n}đ"], "vi": ["{n}đ", "{n} đồng", "{n} VND", "{n} vnđ"]},
     "ALL": {"default": ["{n} ALL", "{n} lek"], "sq": ["{n} lekë", "{n} lek", "{n} ALL"]},
-    "PLN": {"default": ["{n} PLN", "{n} zł", "{n} zloty"]},
+    "PLN": {
+        "default": ["{n} PLN", "{n} zł", "{n} zloty"],
+        "pl": ["{n} zł", "{n} złotych", "{n} PLN"],
+    },
 }
 
 EMOJI_RE = re.compile(

@@ -161,6 +161,10 @@ def test_albanian_nga_means_from_not_russia() -> None:
         ("traghetto da 40 euro a tratta", "it", 40.0, "EUR", None),
         ("Départ le 22 juillet, 1500 euros", "fr", 1500.0, "EUR", None),
         ("a partir de 60 dólares", "pt", 60.0, "USD", None),
+        ("3.500 ευρώ το άτομο", "el", 3500.0, "EUR", "person"),
+        ("κόστος 8000 δολάρια", "el", 8000.0, "USD", None),
+        ("płacimy 700 euro za osobę", "pl", 700.0, "EUR", "person"),
+        ("tylko 4 tys. funtów od osoby", "pl", 4000.0, "GBP", "person"),
     ],
 )
 def test_prices_get_amount_currency_and_who_pays(
@@ -187,6 +191,17 @@ def test_places_with_a_preposition_or_case_ending_on_the_word_are_found() -> Non
     assert [p["value"] for p in kmr] == ["Erbil", "Germany"]
     # The ending is not a licence to match inside other words.
     assert extract("Romanê and Parisian cafés", lang="en")["places"] == []
+
+
+def test_greek_and_polish_places_and_national_numbers() -> None:
+    el = extract("Από την Τουρκία στην Κρήτη, τηλ 694 123 4567", lang="el")
+    assert [p["value"] for p in el["places"]] == ["Turkey", "Crete"]
+    assert [p["value"] for p in el["phones"]] == ["+306941234567"]
+    # Polish case forms are aliases; "polski" is the adjective unless written as a name.
+    pl = extract("Z Białorusi do Niemiec, polski kierowca, zadzwoń 512 738 461", lang="pl")
+    assert [p["value"] for p in pl["places"]] == ["Belarus", "Germany"]
+    assert [p["value"] for p in pl["phones"]] == ["+48512738461"]
+    assert [p["value"] for p in extract("Jedziemy do Polski", lang="pl")["places"]] == ["Poland"]
 
 
 def test_dutch_van_is_not_the_turkish_city() -> None:

@@ -33,7 +33,7 @@ REAL_PATH: Path = DEFAULT_PATH.parent / "real" / "corpus.jsonl"
 
 LANGS = (
     "en", "nl", "de", "fr", "tr", "sq", "vi", "uk", "ru",
-    "ar", "ar-Latn", "fa", "prs", "ps", "ckb", "kmr", "ti", "es", "it", "pt",
+    "ar", "ar-Latn", "fa", "prs", "ps", "ckb", "kmr", "ti", "es", "it", "pt", "el", "pl",
 )  # fmt: skip
 SOURCE_KINDS = (
     "telegram",

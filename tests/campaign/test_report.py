@@ -23,7 +23,7 @@ from signalering.extract import extract_many
 from signalering.post import Post
 from signalering.store import Store
 
-THEME_SAMPLE = 400  # enough of the ~1,000 offers that the 36 planted ones form a cluster
+THEME_SAMPLE = 600  # enough of the ~1,300 offers that the 36 planted ones form a cluster
 
 
 @pytest.fixture(scope="module")

@@ -213,7 +213,15 @@ def test_an_array_file_of_the_first_format_is_still_read(
     np.savez(old / arrays.ARRAYS_FILE, **kept)
     loaded = Classifier.load(old)
     assert loaded.arrays is not None and not loaded.arrays.has_expert()
-    texts = _texts(*_ROUTE_OFFERS, *_ROUTE_WARNINGS, "Boat from Zuwara to Lampedusa, 3500 euro")
+    # Besides route-language posts, two of the kinds the n-grams half-recognise and the
+    # expert raises: a terse offer and a disguised one.
+    texts = _texts(
+        *_ROUTE_OFFERS,
+        *_ROUTE_WARNINGS,
+        "Boat from Zuwara to Lampedusa, 3500 euro",
+        "Safe journey from France to the UK. 23K euro.",
+        "Tourist yacht to Italy, recommended for families",
+    )
     blend = clf.pipeline.named_steps["clf"]
     features = clf.pipeline.named_steps["features"].transform(texts)
     blend_only = blend.estimator_.predict_proba(features)

@@ -22,7 +22,7 @@ DEFAULT_GAZETTEER = (
 )
 # Latin aliases that are also ordinary words somewhere ("van" in Dutch, "kos"):
 # matched only when the post writes them with a capital letter.
-_CASE_SENSITIVE = {"van", "wan", "kos", "ý", "bar", "nice", "sale", "more", "hell"}
+_CASE_SENSITIVE = {"van", "wan", "kos", "ý", "bar", "nice", "sale", "more", "hell", "polski"}
 # Arabic-script proclitics a place name may carry (و, ف, ب, ل, ک + the article).
 _PROCLITICS = "(?:[وف]?[بلک]?(?:ال)?)"
 # Tigrinya prepositions written on the word: ብኩፍራ "via Kufra", ካብ/ናብ "from/to", ኣብ "in".
