@@ -81,9 +81,7 @@ def run_evaluation(
     train, test = corpus.family_split(
         records, test_size=split.get("test_size", 0.25), seed=split.get("seed", 0)
     )
-    stale = holdout_stale(split, train)
-    if stale:
-        logger.warning(stale)
+    stale = holdout_stale(split, train)  # printed above the hold-out table
     feats = clf.meta.get("features", "tfidf")
     # Models trained before the classifier had an encoder setting embedded with USE-m3.
     encoder = str(clf.meta.get("encoder", "use-m3"))
@@ -173,13 +171,13 @@ def holdout_stale(split: dict[str, Any], train: Sequence[dict[str, Any]]) -> str
     """Why the template hold-out cannot be trusted, or None: the corpus changed since the
     model was trained (its card keeps the fingerprint of its training part), so the split
     of today's corpus may put posts the model learned from on the test side."""
-    kept = split.get("train_fingerprint")
-    if kept is None or kept == corpus.fingerprint(train):
+    kept, now = split.get("train_fingerprint"), corpus.fingerprint(train)
+    if kept is None or kept == now:
         return None
     return (
-        f"the corpus changed since this model was trained (training part {kept}, now "
-        f"{corpus.fingerprint(train)}): the template hold-out may hold posts it was trained "
-        "on and reads too high; run `signalering train` first"
+        f"the corpus changed since this model was trained (training part {kept}, now {now}): "
+        "the template hold-out may hold posts it was trained on and reads too high; "
+        "run `signalering train` first"
     )
 
 

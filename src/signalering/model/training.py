@@ -298,7 +298,7 @@ def model_card(
         f"- Split by template family (seed {meta['split']['seed']}): {meta['split']['train']} train, "
         f"{meta['split']['test']} held out; reposts and translations of one ad never straddle it.",
         "- The shipped model is trained on the train part only, so these numbers describe it "
-        f"(training part's fingerprint `{meta['split'].get('train_fingerprint', '?')}`: "
+        f"(training part's fingerprint `{meta['split']['train_fingerprint']}`: "
         "`signalering evaluate` warns when today's corpus splits otherwise; retrain then).",
         "",
         *real_text_card(meta),
